@@ -1,0 +1,227 @@
+"""Load the one YAML configuration file, expanding ``${ENV}`` references for secrets.
+
+Secrets are ``SecretStr`` so they never show up in ``repr``, logs or error messages.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from connector.model import PLATFORMS, PRIORITIES
+
+ENV_VAR = "VENTANILLA_CONFIG"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, malformed or refers to an unset variable."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MetaSettings(_Strict):
+    app_secret: SecretStr | None = None
+    verify_token: SecretStr | None = None
+    brand_account_ids: list[str] = Field(default_factory=list)
+
+    @field_validator("brand_account_ids", mode="before")
+    @classmethod
+    def _ids_as_strings(cls, value: Any) -> Any:
+        return [str(v) for v in value] if isinstance(value, list) else value
+
+
+class XSettings(_Strict):
+    consumer_secret: SecretStr | None = None
+    brand_user_ids: list[str] = Field(default_factory=list)
+
+    @field_validator("brand_user_ids", mode="before")
+    @classmethod
+    def _ids_as_strings(cls, value: Any) -> Any:
+        return [str(v) for v in value] if isinstance(value, list) else value
+
+
+class GenericSource(_Strict):
+    secret: SecretStr
+
+
+class GenericSettings(_Strict):
+    sources: dict[str, GenericSource] = Field(default_factory=dict)
+
+
+class Platforms(_Strict):
+    meta: MetaSettings = Field(default_factory=MetaSettings)
+    x: XSettings = Field(default_factory=XSettings)
+    generic: GenericSettings = Field(default_factory=GenericSettings)
+
+
+class Routing(_Strict):
+    """Which interactions a desk takes; every condition given must hold."""
+
+    platforms: list[str] | None = None
+    natures: list[str] | None = None
+    min_priority: str | None = None
+
+    @field_validator("platforms")
+    @classmethod
+    def _known_platforms(cls, value: list[str] | None) -> list[str] | None:
+        for platform in value or []:
+            if platform not in PLATFORMS:
+                raise ValueError(f"unknown platform {platform!r}; expected one of {', '.join(PLATFORMS)}")
+        return value
+
+    @field_validator("min_priority")
+    @classmethod
+    def _known_priority(cls, value: str | None) -> str | None:
+        if value is not None and value not in PRIORITIES:
+            raise ValueError(f"unknown priority {value!r}; expected one of {', '.join(PRIORITIES)}")
+        return value
+
+
+class Desk(_Strict):
+    name: str
+    connector: Literal["local", "salesforce", "hubspot", "soap"] = "local"
+    mapping: str = "local.yaml"
+    connection: str | None = None
+    when: Routing | None = None
+
+
+class PublishSettings(_Strict):
+    mode: Literal["dry-run"] = "dry-run"
+
+
+class ApiSettings(_Strict):
+    token: SecretStr | None = None
+
+
+class LifecycleSettings(_Strict):
+    reopen_window_days: float = Field(default=7, ge=0)
+
+
+class DispatcherSettings(_Strict):
+    workers: int = Field(default=2, ge=1, le=64)
+    batch_size: int = Field(default=50, ge=1, le=1000)
+    lease_seconds: float = Field(default=120, gt=0)
+    max_attempts: int = Field(default=8, ge=1)
+    backoff_base_seconds: float = Field(default=2, gt=0)
+    backoff_max_seconds: float = Field(default=3600, gt=0)
+    poll_interval_seconds: float = Field(default=0.5, gt=0)
+
+
+class TriageSettings(_Strict):
+    languages: list[str] = Field(default_factory=lambda: ["es", "en"])
+    default_language: str = "es"
+    sla_hours: dict[str, float] = Field(default_factory=lambda: {"P1": 1, "P2": 4, "P3": 24, "P4": 72})
+    value_tiers: dict[str, float] = Field(default_factory=lambda: {"top": 50_000, "mid": 5_000})
+
+
+class BrandSettings(_Strict):
+    name: str = "our team"
+    private_channel_hint: str | None = None
+
+
+class Limits(_Strict):
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    max_json_depth: int = Field(default=64, gt=0)
+
+
+class Config(_Strict):
+    database_url: str = "sqlite:///ventanilla.db"
+    platforms: Platforms = Field(default_factory=Platforms)
+    desks: list[Desk] = Field(default_factory=lambda: [Desk(name="support")])
+    connections: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    publish: PublishSettings = Field(default_factory=PublishSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
+    dispatcher: DispatcherSettings = Field(default_factory=DispatcherSettings)
+    triage: TriageSettings = Field(default_factory=TriageSettings)
+    brand: BrandSettings = Field(default_factory=BrandSettings)
+    limits: Limits = Field(default_factory=Limits)
+    base_dir: str = "."
+
+    @field_validator("desks")
+    @classmethod
+    def _unique_desks(cls, value: list[Desk]) -> list[Desk]:
+        if not value:
+            raise ValueError("at least one desk is required")
+        names = [d.name for d in value]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"desk names must be unique: {', '.join(duplicates)}")
+        return value
+
+    def desk(self, name: str) -> Desk:
+        """Return the desk called ``name``."""
+        for desk in self.desks:
+            if desk.name == name:
+                return desk
+        raise KeyError(name)
+
+    def resolve_path(self, path: str) -> Path:
+        """Resolve a path relative to the configuration file's folder."""
+        candidate = Path(path)
+        return candidate if candidate.is_absolute() else Path(self.base_dir) / candidate
+
+
+def expand_env(value: Any, where: str = "") -> Any:
+    """Replace ``${NAME}`` / ``${NAME:-default}`` in every string of a YAML tree."""
+    if isinstance(value, dict):
+        return {k: expand_env(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_env(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in os.environ:
+                return os.environ[name]
+            if default is not None:
+                return default
+            raise ConfigError(f"{where}: environment variable {name} is not set")
+
+        return _ENV_REF.sub(substitute, value)
+    return value
+
+
+def _format_validation(error: ValidationError, source: str) -> str:
+    lines = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"]) or "(root)"
+        lines.append(f"{source}: {key}: {problem['msg']}")
+    return "\n".join(lines)
+
+
+def config_from_dict(data: dict[str, Any], source: str = "<config>", base_dir: str = ".") -> Config:
+    """Validate an already-parsed configuration tree."""
+    expanded = expand_env(data)
+    expanded.setdefault("base_dir", base_dir)
+    try:
+        return Config.model_validate(expanded)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation(exc, source)) from None
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Load the configuration from ``path``, ``$VENTANILLA_CONFIG``, or the built-in defaults."""
+    chosen = path or os.environ.get(ENV_VAR)
+    if not chosen:
+        return config_from_dict({})
+    file = Path(chosen)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read configuration: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: the configuration must be a mapping at the top level")
+    return config_from_dict(data, source=str(file), base_dir=str(file.resolve().parent))

@@ -1,0 +1,70 @@
+"""Engine construction and the few dialect differences the store has to care about."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def normalize_url(url: str) -> str:
+    """Point bare ``postgresql://`` URLs at psycopg 3, the driver we ship."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine; SQLite gets WAL, a busy timeout and write-locking transactions."""
+    url = normalize_url(url)
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, decide when transactions start (see "begin" below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Take the write lock up front: a deferred transaction that reads then writes can
+        # fail with SQLITE_BUSY without waiting, which would turn load into errors.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def insert_ignore(
+    conn: Connection, table: Table, values: Mapping[str, Any], conflict: tuple[str, ...]
+) -> int | None:
+    """Insert a row unless it collides on ``conflict``; return the new id, or None if it existed."""
+    dialect = conn.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        insert = sqlite_insert if dialect == "sqlite" else pg_insert
+        stmt = (
+            insert(table).values(**values).on_conflict_do_nothing(index_elements=list(conflict))
+        ).returning(table.c.id)
+        row = conn.execute(stmt).first()
+        return None if row is None else int(row[0])
+    try:
+        with conn.begin_nested():
+            result = conn.execute(table.insert().values(**values))
+    except IntegrityError:
+        return None
+    key = result.inserted_primary_key
+    return None if key is None else int(key[0])

@@ -1,0 +1,25 @@
+"""What a stage did with a batch of jobs: which are done, which failed and how."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from connector.store import Job
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    job: Job
+    error: str
+    permanent: bool
+
+
+@dataclass
+class BatchOutcome:
+    """Collected per batch so the dispatcher settles every job exactly once."""
+
+    done: list[Job] = field(default_factory=list)
+    failed: list[Failure] = field(default_factory=list)
+
+    def fail(self, jobs: list[Job], error: str, permanent: bool = False) -> None:
+        self.failed.extend(Failure(job, error, permanent) for job in jobs)

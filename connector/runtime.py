@@ -1,0 +1,53 @@
+"""Everything a running Ventanilla needs, built once and checked before any work starts."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from connector.config import Config, ConfigError
+from connector.crm.base import Connector
+from connector.crm.local import LocalDesk
+from connector.publish.base import Publisher
+from connector.publish.dryrun import DryRunPublisher
+from connector.store import Store
+from mappings import Mapping, MappingError, load_mapping, resolve_mapping_path
+
+
+class Runtime:
+    """Config, store, one connector and one validated mapping per desk, and the publisher."""
+
+    def __init__(self, config: Config, store: Store | None = None) -> None:
+        self.config = config
+        self.store = store or Store(config.database_url)
+        self.mappings: dict[str, Mapping] = {}
+        self.connectors: dict[str, Connector] = {}
+        for desk in config.desks:
+            self.mappings[desk.name] = self._load_mapping(desk.name, desk.mapping)
+            self.connectors[desk.name] = self._connector(desk.name, desk.connector)
+
+    def _load_mapping(self, desk: str, name: str) -> Mapping:
+        try:
+            mapping = load_mapping(resolve_mapping_path(name, self.config.base_dir))
+        except MappingError as exc:
+            raise ConfigError(f"desks.{desk}.mapping: {exc}") from None
+        return mapping
+
+    def _connector(self, desk: str, kind: str) -> Connector:
+        mapping = self.mappings[desk]
+        if mapping.connector != kind:
+            raise ConfigError(
+                f"desks.{desk}: the mapping is for connector {mapping.connector!r}, the desk uses {kind!r}"
+            )
+        if kind == "local":
+            return LocalDesk(self.store, desk)
+        raise ConfigError(f"desks.{desk}.connector: {kind!r} is not available in this release yet")
+
+    @cached_property
+    def publisher(self) -> Publisher:
+        return DryRunPublisher()
+
+    def connector(self, desk: str) -> Connector:
+        return self.connectors[desk]
+
+    def mapping(self, desk: str) -> Mapping:
+        return self.mappings[desk]
