@@ -12,7 +12,9 @@ from connector.schema import audit_log, interactions, outbox, raw_events
 from connector.store import JOB_PROCESS, JOB_SYNC, Store, backoff_delay
 
 
-def make_interaction(external_id: str, text: str = "hola", from_brand: bool = False, thread: str = "t1") -> Interaction:
+def make_interaction(
+    external_id: str, text: str = "hola", from_brand: bool = False, thread: str = "t1"
+) -> Interaction:
     return Interaction(
         platform="facebook",
         kind="comment",
@@ -32,8 +34,12 @@ def count(store: Store, table: object) -> int:
 
 
 def test_ingest_writes_raw_event_interaction_and_job_together(any_store: Store) -> None:
-    result = any_store.ingest("meta", b"{}", {"X-Hub-Signature-256": "x", "Authorization": "secret"},
-                              InboundBatch(interactions=(make_interaction("c1"),)))
+    result = any_store.ingest(
+        "meta",
+        b"{}",
+        {"X-Hub-Signature-256": "x", "Authorization": "secret"},
+        InboundBatch(interactions=(make_interaction("c1"),)),
+    )
     assert (result.new, result.duplicates) == (1, 0)
     assert count(any_store, raw_events) == count(any_store, interactions) == count(any_store, outbox) == 1
     with any_store.engine.connect() as conn:
@@ -59,7 +65,9 @@ def test_delivery_id_dedupes_the_whole_delivery(any_store: Store) -> None:
 
 
 def test_brand_own_interactions_are_recorded_without_a_job(any_store: Store) -> None:
-    result = any_store.ingest("meta", b"{}", {}, InboundBatch(interactions=(make_interaction("c9", from_brand=True),)))
+    result = any_store.ingest(
+        "meta", b"{}", {}, InboundBatch(interactions=(make_interaction("c9", from_brand=True),))
+    )
     assert result.from_brand == 1
     assert count(any_store, interactions) == 1
     assert count(any_store, outbox) == 0
@@ -83,14 +91,18 @@ def test_edit_of_an_unseen_interaction_is_stored_as_new(any_store: Store) -> Non
 
 def test_removal_marks_the_interaction_removed(any_store: Store) -> None:
     any_store.ingest("meta", b"{}", {}, InboundBatch(interactions=(make_interaction("c1"),)))
-    result = any_store.ingest("meta", b"{}", {}, InboundBatch(removals=(Removal("facebook", "c1", utcnow()),)))
+    result = any_store.ingest(
+        "meta", b"{}", {}, InboundBatch(removals=(Removal("facebook", "c1", utcnow()),))
+    )
     assert result.removed == 1
     with any_store.engine.connect() as conn:
         assert conn.execute(select(interactions.c.removed)).scalar_one() is True
 
 
 def test_claims_lease_jobs_once_and_reclaim_expired_leases(any_store: Store) -> None:
-    any_store.ingest("meta", b"{}", {}, InboundBatch(interactions=(make_interaction("c1"), make_interaction("c2"))))
+    any_store.ingest(
+        "meta", b"{}", {}, InboundBatch(interactions=(make_interaction("c1"), make_interaction("c2")))
+    )
     first = any_store.claim_jobs([JOB_PROCESS], 10, 60, "w1")
     assert [job.attempts for job in first] == [1, 1]
     assert any_store.claim_jobs([JOB_PROCESS], 10, 60, "w2") == []
@@ -173,8 +185,15 @@ def test_a_reply_is_reserved_once_per_status_change(any_store: Store) -> None:
         "support", StatusChange("local", "7", "open", "resolved", None, utcnow(), "evt-1")
     )
     values = {
-        "status_change_id": change_id, "desk": "support", "ticket_id": "7", "platform": "x",
-        "in_reply_to": "1", "thread_key": "x:b:1", "text": "hi", "mode": "dry-run", "channel": "public",
+        "status_change_id": change_id,
+        "desk": "support",
+        "ticket_id": "7",
+        "platform": "x",
+        "in_reply_to": "1",
+        "thread_key": "x:b:1",
+        "text": "hi",
+        "mode": "dry-run",
+        "channel": "public",
     }
     reply = any_store.reserve_reply(values)
     any_store.mark_reply_posted(reply.id, "p-1")

@@ -16,7 +16,13 @@ from sqlalchemy import Connection, func, select, update
 from connector.crm.base import FollowUp, IdentifyRequest, TicketDraft
 from connector.db import insert_ignore
 from connector.model import Customer, StatusChange, TicketRef, utcnow
-from connector.schema import customer_identities, customers, local_ticket_entries, local_tickets, status_changes
+from connector.schema import (
+    customer_identities,
+    customers,
+    local_ticket_entries,
+    local_tickets,
+    status_changes,
+)
 from connector.store import Store
 
 SYSTEM = "local"
@@ -92,7 +98,11 @@ class LocalDesk:
     ) -> dict[tuple[str, str, str], Customer]:
         values = sorted({value for _, _, value in keys})
         rows = conn.execute(
-            select(customer_identities.c.platform, customer_identities.c.value, customers)
+            select(
+                customer_identities.c.platform.label("identity_platform"),
+                customer_identities.c.value.label("identity_value"),
+                customers,
+            )
             .join(customers, customers.c.customer_id == customer_identities.c.customer_id)
             .where(customer_identities.c.kind == strategy, customer_identities.c.value.in_(values))
         )
@@ -110,7 +120,7 @@ class LocalDesk:
                 matched_by=strategy,
                 confidence=confidence,
             )
-            result[(strategy, row.platform, row.value)] = customer
+            result[(strategy, row.identity_platform, row.identity_value)] = customer
         return result
 
     # --- tickets ---------------------------------------------------------------------
@@ -144,14 +154,25 @@ class LocalDesk:
                         local_tickets.c.external_key == draft.external_key
                     )
                 ).one()
-                self._add_entry(conn, int(row.id), draft.first_interaction.id, draft.first_interaction.text,
-                                draft.first_interaction.author.handle, now)
+                self._add_entry(
+                    conn,
+                    int(row.id),
+                    draft.first_interaction.id,
+                    draft.first_interaction.text,
+                    draft.first_interaction.author.handle,
+                    now,
+                )
                 refs.append(TicketRef(SYSTEM, str(row.id), ticket_number(row.id), row.status))
         return refs
 
     @staticmethod
     def _add_entry(
-        conn: Connection, ticket_id: int, interaction_id: int | None, text: str, author: str | None, now: datetime
+        conn: Connection,
+        ticket_id: int,
+        interaction_id: int | None,
+        text: str,
+        author: str | None,
+        now: datetime,
     ) -> bool:
         if interaction_id is None:
             raise ValueError("only stored interactions (with an id) can be added to a ticket")
@@ -174,8 +195,12 @@ class LocalDesk:
         with self.store.engine.begin() as conn:
             for followup in followups:
                 added = self._add_entry(
-                    conn, int(followup.ticket_id), followup.interaction.id, followup.text,
-                    followup.interaction.author.handle, now,
+                    conn,
+                    int(followup.ticket_id),
+                    followup.interaction.id,
+                    followup.text,
+                    followup.interaction.author.handle,
+                    now,
                 )
                 if added:
                     conn.execute(
@@ -194,29 +219,39 @@ class LocalDesk:
                     .values(status="open", resolved_at=None, updated_at=now)
                 )
                 if result.rowcount:
-                    Store.audit(conn, "pipeline", "ticket.reopened", f"local:{ticket_id}", {"desk": self.desk})
+                    Store.audit(
+                        conn, "pipeline", "ticket.reopened", f"local:{ticket_id}", {"desk": self.desk}
+                    )
 
     def read_status_changes(self, since: datetime | None) -> list[StatusChange]:
         """The local desk records its changes as they happen; polling just reads them back."""
-        query = select(status_changes).where(status_changes.c.system == SYSTEM, status_changes.c.desk == self.desk)
+        query = select(status_changes).where(
+            status_changes.c.system == SYSTEM, status_changes.c.desk == self.desk
+        )
         if since is not None:
             query = query.where(status_changes.c.occurred_at > since)
         with self.store.engine.connect() as conn:
             return [
-                StatusChange(r.system, r.ticket_id, r.old_status, r.new_status, r.resolution, r.occurred_at, r.event_id)
+                StatusChange(
+                    r.system, r.ticket_id, r.old_status, r.new_status, r.resolution, r.occurred_at, r.event_id
+                )
                 for r in conn.execute(query.order_by(status_changes.c.id))
             ]
 
     # --- operator actions --------------------------------------------------------------
 
-    def resolve(self, ticket_id: str, note: str, status: str = "resolved", public_reply: str | None = None) -> int:
+    def resolve(
+        self, ticket_id: str, note: str, status: str = "resolved", public_reply: str | None = None
+    ) -> int:
         """Resolve (or close) a ticket and queue its reply, atomically; return the change id."""
         if status not in ("resolved", "closed"):
             raise TicketStateError(f"a ticket can be resolved or closed, not {status!r}")
         now = utcnow()
         with self.store.engine.begin() as conn:
             row = conn.execute(
-                select(local_tickets).where(local_tickets.c.id == _ticket_pk(ticket_id), local_tickets.c.desk == self.desk)
+                select(local_tickets).where(
+                    local_tickets.c.id == _ticket_pk(ticket_id), local_tickets.c.desk == self.desk
+                )
             ).first()
             if row is None:
                 raise TicketNotFoundError(f"no ticket {ticket_id} in desk {self.desk!r}")
@@ -231,12 +266,13 @@ class LocalDesk:
                 .values(status=status, resolution=note, resolved_at=now, updated_at=now, fields=fields)
             )
             resolutions = conn.execute(
-                select(func.count()).select_from(status_changes).where(
-                    status_changes.c.system == SYSTEM, status_changes.c.ticket_id == str(row.id)
-                )
+                select(func.count())
+                .select_from(status_changes)
+                .where(status_changes.c.system == SYSTEM, status_changes.c.ticket_id == str(row.id))
             ).scalar_one()
-            change = StatusChange(SYSTEM, str(row.id), row.status, status, note, now,
-                                  f"local:{row.id}:{int(resolutions) + 1}")
+            change = StatusChange(
+                SYSTEM, str(row.id), row.status, status, note, now, f"local:{row.id}:{int(resolutions) + 1}"
+            )
             change_id = self.store.record_status_change_in(conn, self.desk, change)
             Store.audit(conn, "operator", f"ticket.{status}", f"local:{row.id}", {"note": note})
         if change_id is None:
@@ -245,7 +281,9 @@ class LocalDesk:
 
     def ticket_fields(self, ticket_id: str) -> dict[str, Any]:
         with self.store.engine.connect() as conn:
-            row = conn.execute(select(local_tickets.c.fields).where(local_tickets.c.id == _ticket_pk(ticket_id))).first()
+            row = conn.execute(
+                select(local_tickets.c.fields).where(local_tickets.c.id == _ticket_pk(ticket_id))
+            ).first()
         if row is None:
             raise TicketNotFoundError(f"no ticket {ticket_id}")
         return dict(row.fields)
@@ -263,7 +301,9 @@ def resolve_ticket(
 ) -> int:
     """Resolve a local ticket whichever desk it belongs to; return the status change id."""
     with store.engine.connect() as conn:
-        row = conn.execute(select(local_tickets.c.desk).where(local_tickets.c.id == _ticket_pk(ticket_id))).first()
+        row = conn.execute(
+            select(local_tickets.c.desk).where(local_tickets.c.id == _ticket_pk(ticket_id))
+        ).first()
     if row is None:
         raise TicketNotFoundError(f"no ticket {ticket_id}")
     return LocalDesk(store, row.desk).resolve(ticket_id, note, status, public_reply)

@@ -139,12 +139,21 @@ def import_customers(
                 created += 1
             else:
                 updated += 1
-            conn.execute(delete(customer_identities).where(customer_identities.c.customer_id == row.values["customer_id"]))
+            conn.execute(
+                delete(customer_identities).where(
+                    customer_identities.c.customer_id == row.values["customer_id"]
+                )
+            )
             for kind, platform, value in row.identities:
                 added = insert_ignore(
                     conn,
                     customer_identities,
-                    {"customer_id": row.values["customer_id"], "kind": kind, "platform": platform, "value": value},
+                    {
+                        "customer_id": row.values["customer_id"],
+                        "kind": kind,
+                        "platform": platform,
+                        "value": value,
+                    },
                     ("kind", "platform", "value"),
                 )
                 identity_count += added is not None

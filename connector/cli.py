@@ -1,0 +1,322 @@
+"""The ``ventanilla`` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from connector.config import ENV_VAR, Config, ConfigError, load_config
+from connector.runtime import Runtime
+from connector.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def config_option(func: F) -> F:
+    """Every command takes ``--config FILE`` (or ``$VENTANILLA_CONFIG``)."""
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        envvar=ENV_VAR,
+        help=f"Configuration YAML (default: ${ENV_VAR}, else built-in defaults: SQLite + local desk).",
+    )(func)
+
+
+def _load(config_path: str | None) -> Config:
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _runtime(config_path: str | None) -> Runtime:
+    config = _load(config_path)
+    store = Store(config.database_url)
+    store.create_schema()
+    try:
+        return Runtime(config, store)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
+def main(verbose: int) -> None:
+    """Ventanilla: social interactions in, tickets in your desk, replies back out."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="Port.")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="HTTP threads.")
+def serve(config_path: str | None, host: str, port: int, threads: int) -> None:
+    """Run the webhook endpoints and the embedded dispatcher in one process."""
+    import waitress
+
+    from connector.dispatcher import Dispatcher
+    from webhooks import create_app
+
+    if not logging.getLogger().isEnabledFor(logging.INFO):
+        logging.getLogger().setLevel(logging.INFO)
+    runtime = _runtime(config_path)
+    app = create_app(runtime.config, store=runtime.store)
+    dispatcher = Dispatcher(runtime)
+    dispatcher.start()
+    click.echo(
+        f"ventanilla listening on http://{host}:{port} ({runtime.config.dispatcher.workers} worker(s))"
+    )
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="ventanilla")
+    finally:
+        dispatcher.stop()
+
+
+@main.command()
+@click.option("--keep", type=click.Path(file_okay=False), help="Keep the demo database in this folder.")
+def demo(keep: str | None) -> None:
+    """Run the whole loop on the embedded default, with signed sample webhooks."""
+    from connector.demo import run_demo
+
+    sys.exit(run_demo(keep))
+
+
+@main.command()
+@config_option
+@click.option("--timeout", default=60.0, show_default=True, help="Stop after this many seconds.")
+def dispatch(config_path: str | None, timeout: float) -> None:
+    """Process every due job now, then exit (for cron-style setups and operators)."""
+    from connector.dispatcher import Dispatcher
+
+    handled = Dispatcher(_runtime(config_path)).run_until_idle(timeout)
+    click.echo(f"{handled} job(s) handled")
+
+
+# --- tickets ---------------------------------------------------------------------------
+
+
+@main.group()
+def tickets() -> None:
+    """Tickets in the built-in local desk."""
+
+
+@tickets.command("list")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--desk", help="Only this desk.")
+def tickets_list(config_path: str | None, as_json: bool, desk: str | None) -> None:
+    """List local tickets with priority and explanation."""
+    from connector.crm.local import list_local_tickets
+
+    config = _load(config_path)
+    store = Store(config.database_url)
+    store.create_schema()
+    rows = list_local_tickets(store, desk)
+    if as_json:
+        _echo_json(rows)
+        return
+    if not rows:
+        click.echo("no tickets")
+    for row in rows:
+        click.echo(
+            f"{row['number']}  {row['status']:<8} {row['priority'] or '--'}  {row['desk']}  "
+            f"{row['interaction_count']} msg  {row['thread_key']}\n      {row['explanation']}"
+        )
+
+
+@tickets.command("resolve")
+@config_option
+@click.argument("ticket_id")
+@click.option("--note", required=True, help="Resolution note (internal, never posted).")
+@click.option("--close", is_flag=True, help="Close without a fix instead of resolving.")
+@click.option(
+    "--reply", "public_reply", help="An agent-written public reply to post instead of the template."
+)
+@click.option("--no-sync", is_flag=True, help="Only queue the reply; a running `serve` will post it.")
+def tickets_resolve(
+    config_path: str | None, ticket_id: str, note: str, close: bool, public_reply: str | None, no_sync: bool
+) -> None:
+    """Resolve a local ticket; its reply is queued atomically and (by default) produced now."""
+    from connector.crm.local import TicketNotFoundError, TicketStateError, resolve_ticket
+    from connector.dispatcher import Dispatcher
+
+    runtime = _runtime(config_path)
+    status = "closed" if close else "resolved"
+    try:
+        change_id = resolve_ticket(
+            runtime.store, ticket_id.removeprefix("L-").lstrip("0") or "0", note, status, public_reply
+        )
+    except (TicketNotFoundError, TicketStateError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"ticket {ticket_id} {status} (status change {change_id})")
+    if no_sync:
+        return
+    Dispatcher(runtime).run_until_idle()
+    for reply in runtime.store.list_replies():
+        if reply.status_change_id == change_id:
+            click.echo(
+                f"reply ({reply.mode}, {reply.state}, {reply.channel}) on {reply.platform} "
+                f"to {reply.in_reply_to}:\n  {reply.text}"
+            )
+
+
+# --- replies, customers, dead letters ---------------------------------------------------
+
+
+@main.group()
+def replies() -> None:
+    """Replies recorded by the sync step."""
+
+
+@replies.command("list")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def replies_list(config_path: str | None, as_json: bool) -> None:
+    """List replies (posted, dry-run or blocked)."""
+    config = _load(config_path)
+    store = Store(config.database_url)
+    store.create_schema()
+    rows = [asdict(reply) for reply in store.list_replies()]
+    if as_json:
+        _echo_json(rows)
+        return
+    if not rows:
+        click.echo("no replies")
+    for row in rows:
+        click.echo(
+            f"#{row['id']} ticket {row['ticket_id']} {row['platform']} → {row['in_reply_to']} "
+            f"[{row['mode']}, {row['state']}, {row['channel']}]\n  {row['text']}"
+        )
+
+
+@main.group()
+def customers() -> None:
+    """Customers of the built-in local desk."""
+
+
+@customers.command("import")
+@config_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def customers_import(config_path: str | None, file: Path) -> None:
+    """Import customers from CSV (customer_id, name, email, phone, value, tier, <platform>_id/_handle)."""
+    from connector.crm.local_customers import CustomerImportError, import_customers, read_customer_csv
+
+    config = _load(config_path)
+    store = Store(config.database_url)
+    store.create_schema()
+    try:
+        rows = read_customer_csv(file)
+    except CustomerImportError as exc:
+        raise click.ClickException(f"nothing imported:\n{exc}") from None
+    with click.progressbar(length=len(rows), label="importing customers", file=sys.stderr) as bar:
+        result = import_customers(store, rows, bar.update)
+    click.echo(f"{result.created} created, {result.updated} updated, {result.identities} identities")
+
+
+@main.group()
+def deadletters() -> None:
+    """Jobs that failed every retry, kept with their last error."""
+
+
+@deadletters.command("list")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--all", "include_replayed", is_flag=True, help="Include dead letters already replayed.")
+def deadletters_list(config_path: str | None, as_json: bool, include_replayed: bool) -> None:
+    """List dead letters."""
+    config = _load(config_path)
+    store = Store(config.database_url)
+    store.create_schema()
+    rows = [asdict(d) for d in store.list_dead_letters(include_replayed)]
+    if as_json:
+        _echo_json(rows)
+        return
+    if not rows:
+        click.echo("no dead letters")
+    for row in rows:
+        click.echo(
+            f"#{row['id']} {row['kind']} ref {row['ref_id']} "
+            f"after {row['attempts']} attempt(s): {row['error']}"
+        )
+
+
+@deadletters.command("replay")
+@config_option
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "replay_all", is_flag=True, help="Replay every dead letter.")
+def deadletters_replay(config_path: str | None, ids: tuple[int, ...], replay_all: bool) -> None:
+    """Queue dead letters again (by ID, or --all); replaying twice creates one ticket."""
+    if not ids and not replay_all:
+        raise click.UsageError("give dead letter IDs or --all")
+    if ids and replay_all:
+        raise click.UsageError("give IDs or --all, not both")
+    config = _load(config_path)
+    store = Store(config.database_url)
+    store.create_schema()
+    replayed = store.replay_dead_letters(None if replay_all else list(ids))
+    missing = sorted(set(ids) - set(replayed))
+    click.echo(f"{len(replayed)} dead letter(s) queued again")
+    if missing:
+        raise click.ClickException(f"not found or already replayed: {', '.join(map(str, missing))}")
+
+
+# --- mappings ---------------------------------------------------------------------------
+
+
+@main.group()
+def mappings() -> None:
+    """Check and preview field mappings."""
+
+
+@mappings.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def mappings_validate(files: tuple[str, ...]) -> None:
+    """Validate mapping files against the schema; print file:line: key: problem."""
+    from mappings import MappingError, load_mapping, resolve_mapping_path
+
+    failed = False
+    for name in files:
+        try:
+            load_mapping(resolve_mapping_path(name, Path.cwd()))
+        except MappingError as exc:
+            failed = True
+            for problem in exc.problems:
+                click.echo(problem, err=True)
+            continue
+        click.echo(f"{name}: ok")
+    if failed:
+        sys.exit(1)
+
+
+@mappings.command("preview")
+@click.option(
+    "--mapping", "mapping_file", required=True, type=click.Path(dir_okay=False), help="Mapping file."
+)
+@click.option("--payload", required=True, type=click.Path(exists=True, dir_okay=False), help="Sample JSON.")
+def mappings_preview(mapping_file: str, payload: str) -> None:
+    """Print the fields a mapping would write for a sample interaction."""
+    from mappings import MappingError, RenderError, preview, resolve_mapping_path
+
+    try:
+        fields = preview(resolve_mapping_path(mapping_file, Path.cwd()), Path(payload))
+    except MappingError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        sys.exit(1)
+    except RenderError as exc:
+        raise click.ClickException(str(exc)) from None
+    _echo_json(fields)
