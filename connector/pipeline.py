@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
+from connector.config import TriageSettings
 from connector.crm.base import ConnectorError, FollowUp, PermanentConnectorError, TicketDraft
 from connector.identify import identify_authors
+from connector.language import resolve_language
 from connector.model import Customer, Interaction, Triage, utcnow
 from connector.outcome import BatchOutcome
 from connector.routing import priority_rank, route
@@ -53,7 +55,7 @@ def process_interactions(runtime: Runtime, jobs: Sequence[Job]) -> BatchOutcome:
         if record.ticket_id is not None:
             outcome.done.append(job)  # a redelivered or replayed job: already on its ticket
             continue
-        item = record.interaction
+        item = with_language(record.interaction, runtime.config.triage)
         desk = route(runtime.config, item, triage_interaction(item, None, runtime.config.triage))
         if desk is None:
             log.info("no desk takes %s %s; left without ticket", item.platform, item.external_id)
@@ -68,6 +70,12 @@ def process_interactions(runtime: Runtime, jobs: Sequence[Job]) -> BatchOutcome:
         except ConnectorError as exc:
             outcome.fail([job for job, _ in members], f"{desk}: {exc}")
     return outcome
+
+
+def with_language(item: Interaction, settings: TriageSettings) -> Interaction:
+    """Settle the language once, so the ticket, the triage and the reply all agree on it."""
+    language = resolve_language(item.language, item.text, settings.languages, settings.default_language)
+    return item if language == item.language else replace(item, language=language)
 
 
 def _process_desk(
@@ -189,7 +197,7 @@ def _apply_plans(
     if followups:
         connector.append_followups(followups)
     store.mark_ticketed(
-        (item.id, desk, plan.ticket_id, triages[item.id])
+        (item.id, desk, plan.ticket_id, triages[item.id], item.language)
         for plan in plans
         if plan.ticket_id
         for _, item in plan.members

@@ -229,14 +229,14 @@ class Store(OutboxStore, LinkStore):
             )
             return [Triage.from_dict(row.triage) for row in rows]
 
-    def mark_ticketed(self, marks: Iterable[tuple[int, str, str, Triage]]) -> None:
-        """Record which desk ticket each interaction went to, with its triage."""
+    def mark_ticketed(self, marks: Iterable[tuple[int, str, str, Triage, str | None]]) -> None:
+        """Record which desk ticket each interaction went to, with its triage and language."""
         with self.engine.begin() as conn:
-            for interaction_id, desk, ticket_id, triage in marks:
+            for interaction_id, desk, ticket_id, triage, language in marks:
                 conn.execute(
                     update(interactions)
                     .where(interactions.c.id == interaction_id)
-                    .values(desk=desk, ticket_id=ticket_id, triage=triage.to_dict())
+                    .values(desk=desk, ticket_id=ticket_id, triage=triage.to_dict(), language=language)
                 )
 
     def counts(self) -> dict[str, int]:
