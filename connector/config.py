@@ -118,7 +118,9 @@ class DispatcherSettings(_Strict):
 class TriageSettings(_Strict):
     languages: list[str] = Field(default_factory=lambda: ["es", "en"])
     default_language: str = "es"
-    sla_hours: dict[str, float] = Field(default_factory=lambda: {"P1": 1.0, "P2": 4.0, "P3": 24.0, "P4": 72.0})
+    sla_hours: dict[str, float] = Field(
+        default_factory=lambda: {"P1": 1.0, "P2": 4.0, "P3": 24.0, "P4": 72.0}
+    )
     value_tiers: dict[str, float] = Field(default_factory=lambda: {"top": 50_000.0, "mid": 5_000.0})
 
 

@@ -1,0 +1,254 @@
+"""Find personal data in free text: emails, phones, payment cards, IBANs, Spanish IDs.
+
+Numbers are only flagged when they look like personal data *and* pass the checks the
+real identifiers carry (Luhn, mod-97, the DNI control letter), so order numbers,
+prices, dates and model numbers stay out. Found spans are masked before the next, looser
+detector runs: a card number must not also count as a phone. A later issue swaps these
+rules for phonenumbers and python-stdnum.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from connector.language import fold
+
+PII_TYPES: tuple[str, ...] = ("email", "phone", "payment_card", "iban", "national_id")
+
+CARD_DIGITS = (13, 19)
+CARD_GROUP = 4
+CARD_GROUPINGS = frozenset({(4, 6, 5), (4, 6, 4)})  # American Express, Diners
+IBAN_LENGTH = (15, 34)
+PHONE_DIGITS_NATIONAL = (7, 12)
+PHONE_DIGITS_INTERNATIONAL = (8, 15)
+# A bare run of digits is a phone only in the Spanish mobile/landline shape (9 digits, 6-9).
+BARE_PHONE_DIGITS = 9
+BARE_PHONE_FIRST_DIGITS = frozenset("6789")
+MIN_PHONE_GROUP = 3
+# How much text before a number is searched for "pedido", "order", "ticket"…
+REFERENCE_LOOKBEHIND = 40
+
+DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
+NIE_PREFIX = {"X": "0", "Y": "1", "Z": "2"}
+# Countries whose IBAN length we know; others only need the generic length and mod-97.
+IBAN_COUNTRY_LENGTHS = {
+    "AD": 24, "AT": 20, "BE": 16, "CH": 21, "DE": 22, "DK": 18, "ES": 24, "FI": 18, "FR": 27,
+    "GB": 22, "IE": 22, "IT": 27, "LU": 20, "NL": 18, "NO": 15, "PL": 28, "PT": 25, "SE": 24,
+}  # fmt: skip
+
+_MASK = "\x00"
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_EMAIL = re.compile(
+    r"(?<![\w.+-])[\w.+-]+@[^\W_](?:[\w-]*[^\W_])?(?:\.[^\W_](?:[\w-]*[^\W_])?)*\.[A-Za-z]{2,}(?!\w)"
+)
+_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ -]?[A-Za-z0-9]){11,32}")
+# After a space only a capital counts as the control letter: "12345678 y" is a number and a word.
+_CONTROL_LETTER = r"(?:-?(?P<letter>[A-Za-z])| (?P<spaced>[A-Z]))(?!\w)"
+_DNI = re.compile(r"(?<![\w.])(?P<number>\d{8}|\d{2}\.\d{3}\.\d{3})" + _CONTROL_LETTER)
+_NIE = re.compile(r"(?<!\w)(?P<prefix>[XYZxyz])[ -]?(?P<number>\d{7})" + _CONTROL_LETTER)
+_CARD = re.compile(r"(?<![\w@#/.,])\d(?:[ -]?\d){12,22}(?!\w|[.,]\d)")
+_DATE = re.compile(
+    r"(?<!\d)(?:\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}[/.-]\d{1,2}[/.-]\d{1,2})(?![\d/.-]\d)"
+)
+_PHONE = re.compile(
+    r"(?<![\w@#/.,+])(?<![A-Za-z]-)(\+\s?|\b00(?=[1-9]))?\(?\d(?:[ .\-()]{1,2}\d|\d){6,16}(?!\w|[.,]\d)"
+)
+_YEAR_RANGE = re.compile(r"^(?:19|20)\d\d\s*[-/]\s*(?:19|20)\d\d$")
+_THOUSANDS = re.compile(r"^\d{1,3}(?:[.,]\d{3})+$")
+_MONEY_BEFORE = re.compile(r"(?:[€$£]|\b(?:eur|usd|mxn|gbp))\s*$", re.IGNORECASE)
+_MONEY_AFTER = re.compile(r"^\s*(?:[€$£]|(?:eur|euros?|usd|mxn|gbp|pesos?|dolares|dollars?|libras)\b)")
+_FILLER = r"(?:\s*(?:n[ºo°]\.?|num\.?|numero|number|no\.|nr\.?|de|del|the|es|is|el|was|era|[#:=.\-]))*"
+_REFERENCE_BEFORE = re.compile(
+    r"\b(?:pedido|pedidos|order|orders|orden|ticket|caso|case|incidencia|factura|invoice|ref|referencia|"
+    r"reference|seguimiento|tracking|modelo|model|serie|serial|sku|albaran|expediente|reclamacion|claim|"
+    r"localizador|booking|reserva|envio|shipment|codigo|code|cp|postal)" + _FILLER + r"\s*$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PiiMatch:
+    """One piece of personal data: its type and where it sits in the text."""
+
+    kind: str
+    start: int
+    end: int
+
+
+def luhn_valid(digits: str) -> bool:
+    """Check the Luhn digit that every payment card number carries."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if position % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0 and digits.strip("0") != ""
+
+
+def iban_valid(candidate: str) -> bool:
+    """Check an IBAN's length (when the country is known) and its mod-97 check digits."""
+    iban = candidate.upper()
+    if (
+        not (IBAN_LENGTH[0] <= len(iban) <= IBAN_LENGTH[1])
+        or not iban[:2].isalpha()
+        or not iban[2:4].isdigit()
+    ):
+        return False
+    if IBAN_COUNTRY_LENGTHS.get(iban[:2], len(iban)) != len(iban):
+        return False
+    rearranged = iban[4:] + iban[:4]
+    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+
+
+def dni_valid(number: str, letter: str) -> bool:
+    """Check a Spanish DNI's control letter (number modulo 23)."""
+    return DNI_LETTERS[int(number) % 23] == letter.upper()
+
+
+def nie_valid(prefix: str, number: str, letter: str) -> bool:
+    """Check a Spanish NIE: X/Y/Z stand for 0/1/2, then the DNI rule."""
+    return dni_valid(NIE_PREFIX[prefix.upper()] + number, letter)
+
+
+def _mask(text: str, start: int, end: int) -> str:
+    return text[:start] + _MASK * (end - start) + text[end:]
+
+
+def _is_reference(text: str, start: int) -> bool:
+    """Say whether the number at ``start`` follows "pedido", "order nº", "ticket #"…"""
+    before = fold(text[max(0, start - REFERENCE_LOOKBEHIND) : start])[0]
+    return bool(_REFERENCE_BEFORE.search(before))
+
+
+def _longest_valid(
+    chunk: str, start: int, valid: Callable[[str], bool], bounds: tuple[int, int]
+) -> int | None:
+    """Return the end offset of the longest valid prefix of ``chunk`` cut at a group boundary.
+
+    Greedy patterns swallow the next word or number ("ES91… gracias"); trying shorter
+    prefixes at separators finds the identifier that is really there.
+    """
+    cuts = [m.start() for m in re.finditer(r"[ -]", chunk)] + [len(chunk)]
+    for cut in sorted(cuts, reverse=True):
+        compact = re.sub(r"[ -]", "", chunk[:cut])
+        if bounds[0] <= len(compact) <= bounds[1] and valid(chunk[:cut]):
+            return start + cut
+    return None
+
+
+def _iban_chunk_valid(chunk: str) -> bool:
+    return iban_valid(re.sub(r"[ -]", "", chunk))
+
+
+def _card_chunk_valid(chunk: str) -> bool:
+    """Check Luhn, and that a grouped number is grouped like a card (4-4-4-4…, 4-6-5, 4-6-4).
+
+    Without the grouping rule two phone numbers in a row ("612 345 678 699 111 222")
+    would pass for a card one time in ten.
+    """
+    groups = tuple(len(g) for g in re.split(r"[ -]", chunk))
+    grouped_like_card = (
+        len(groups) == 1
+        or groups in CARD_GROUPINGS
+        or (all(g == CARD_GROUP for g in groups[:-1]) and 1 <= groups[-1] <= CARD_GROUP)
+    )
+    return grouped_like_card and luhn_valid(re.sub(r"[ -]", "", chunk))
+
+
+def _find_emails(text: str) -> list[PiiMatch]:
+    return [PiiMatch("email", m.start(), m.end()) for m in _EMAIL.finditer(text)]
+
+
+def _find_ibans(text: str) -> list[PiiMatch]:
+    found = []
+    for match in _IBAN.finditer(text):
+        end = _longest_valid(match.group(), match.start(), _iban_chunk_valid, IBAN_LENGTH)
+        if end is not None:
+            found.append(PiiMatch("iban", match.start(), end))
+    return found
+
+
+def _find_national_ids(text: str) -> list[PiiMatch]:
+    found = []
+    for match in _DNI.finditer(text):
+        if dni_valid(match["number"].replace(".", ""), match["letter"] or match["spaced"]):
+            found.append(PiiMatch("national_id", match.start(), match.end()))
+    for match in _NIE.finditer(text):
+        if nie_valid(match["prefix"], match["number"], match["letter"] or match["spaced"]):
+            found.append(PiiMatch("national_id", match.start(), match.end()))
+    return found
+
+
+def _find_cards(text: str) -> list[PiiMatch]:
+    found = []
+    for match in _CARD.finditer(text):
+        if _is_reference(text, match.start()):
+            continue
+        end = _longest_valid(match.group(), match.start(), _card_chunk_valid, CARD_DIGITS)
+        if end is not None:
+            found.append(PiiMatch("payment_card", match.start(), end))
+    return found
+
+
+def _looks_like_phone(text: str, match: re.Match[str]) -> bool:
+    """Apply the shape rules that separate phones from amounts, years and order numbers."""
+    candidate = match.group()
+    digits = re.sub(r"\D", "", candidate)
+    international = match.group(1) is not None
+    has_separator = bool(re.search(r"[ .\-()]", candidate.lstrip("+ ")))
+    if _is_reference(text, match.start()) or _MONEY_BEFORE.search(text[: match.start()]):
+        return False
+    if _MONEY_AFTER.match(text[match.end() :]) or _YEAR_RANGE.match(candidate):
+        return False
+    if international:
+        return PHONE_DIGITS_INTERNATIONAL[0] <= len(digits) <= PHONE_DIGITS_INTERNATIONAL[1]
+    if not has_separator:
+        return len(digits) == BARE_PHONE_DIGITS and digits[0] in BARE_PHONE_FIRST_DIGITS
+    groups = re.findall(r"\d+", candidate)
+    return (
+        PHONE_DIGITS_NATIONAL[0] <= len(digits) <= PHONE_DIGITS_NATIONAL[1]
+        and max(len(g) for g in groups) >= MIN_PHONE_GROUP
+        and not _THOUSANDS.match(candidate)
+    )
+
+
+def _find_phones(text: str) -> list[PiiMatch]:
+    return [
+        PiiMatch("phone", m.start(), m.end()) for m in _PHONE.finditer(text) if _looks_like_phone(text, m)
+    ]
+
+
+def _mask_dates(text: str) -> str:
+    """Hide dates so "12-03-2025" is not read as a phone; dates are not personal data here."""
+    for match in _DATE.finditer(text):
+        text = _mask(text, match.start(), match.end())
+    return text
+
+
+# Strict, structured detectors first; each one's findings are masked for the next.
+_DETECTORS: tuple[Callable[[str], list[PiiMatch]], ...] = (
+    _find_emails,
+    _find_ibans,
+    _find_national_ids,
+    _find_cards,
+)
+
+
+def find_pii(text: str) -> tuple[PiiMatch, ...]:
+    """Return every piece of personal data found in ``text``, in reading order."""
+    working = text
+    for url in _URL.finditer(text):
+        working = _mask(working, url.start(), url.end())
+    found: list[PiiMatch] = []
+    for detector in _DETECTORS:
+        for match in detector(working):
+            found.append(match)
+            working = _mask(working, match.start, match.end)
+    found += _find_phones(_mask_dates(working))
+    return tuple(sorted(found, key=lambda m: m.start))
+
+
+def pii_types(text: str) -> tuple[str, ...]:
+    """Return the PII types present in ``text``, in the canonical order of ``PII_TYPES``."""
+    kinds = {match.kind for match in find_pii(text)}
+    return tuple(kind for kind in PII_TYPES if kind in kinds)
