@@ -37,7 +37,8 @@ def identify_authors(
     """Return the customer for each author key; unmatched authors get ``Customer.unknown``."""
     by_author: dict[str, list[Interaction]] = {}
     for item in interactions:
-        by_author.setdefault(item.author.key, []).append(item)
+        if item.author.platform_user_id:  # some events (Instagram mentions) name no author at all
+            by_author.setdefault(item.author.key, []).append(item)
     cacheable = getattr(connector, "cacheable", True)
     cached = store.cached_customers(desk, list(by_author)) if cacheable else {}
     result = {key: Customer(**value) for key, value in cached.items()}

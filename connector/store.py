@@ -166,12 +166,29 @@ class Store(OutboxStore, LinkStore):
     def _insert_interaction(
         self, conn: Connection, item: Interaction, raw_id: int, now: datetime
     ) -> int | None:
-        row_id = insert_ignore(
-            conn, interactions, _interaction_row(item, raw_id, now), ("platform", "external_id")
-        )
+        row = _interaction_row(item, raw_id, now)
+        row["thread_key"] = self._thread_of_parent(conn, item) or item.thread_key
+        row_id = insert_ignore(conn, interactions, row, ("platform", "external_id"))
         if row_id is not None and not item.from_brand:
             enqueue(conn, JOB_PROCESS, row_id, now)
         return row_id
+
+    @staticmethod
+    def _thread_of_parent(conn: Connection, item: Interaction) -> str | None:
+        """A reply joins its parent's thread when we know the parent.
+
+        One event cannot tell the conversation root (X gives only the tweet replied to),
+        so a reply to our own reply would otherwise open a second thread.
+        """
+        if not item.parent_external_id:
+            return None
+        found: str | None = conn.execute(
+            select(interactions.c.thread_key).where(
+                interactions.c.platform == item.platform,
+                interactions.c.external_id == item.parent_external_id,
+            )
+        ).scalar()
+        return found
 
     def _apply_edit(self, conn: Connection, item: Interaction, raw_id: int, now: datetime) -> int:
         existing = conn.execute(

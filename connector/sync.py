@@ -113,7 +113,7 @@ def _reply_text(
         "ticket": {"number": link.ticket_number or change.ticket_id},
         "platform": target.platform,
     }
-    outcome = choose_outcome(change.new_status, "public" if target.kind == "direct_message" else channel)
+    outcome = choose_outcome(change.new_status, channel, direct=target.kind == "direct_message")
     return render_reply(outcome, language, variables, target.platform)
 
 

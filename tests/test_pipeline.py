@@ -21,6 +21,7 @@ from connector.runtime import Runtime
 from connector.schema import thread_links
 from connector.store import Store
 from tests.conftest import META_APP_SECRET, META_PAGE_ID, base_config
+from tests.signing import compact, post_x
 from webhooks import create_app
 from webhooks.signatures import sign_meta
 
@@ -270,3 +271,40 @@ def test_failures_become_dead_letters_and_replaying_twice_creates_one_ticket(
     dispatcher.run_until_idle()
     assert len(list_local_tickets(store)) == 1
     assert store.list_dead_letters() == []
+
+
+def tweet(
+    tweet_id: str, text: str, user_id: str, screen_name: str, reply_to: str | None = None
+) -> dict[str, Any]:
+    return {
+        "for_user_id": "2244994945",
+        "tweet_create_events": [
+            {
+                "created_at": "Mon Mar 17 12:00:00 +0000 2025",
+                "id_str": tweet_id,
+                "text": text,
+                "in_reply_to_status_id_str": reply_to,
+                "in_reply_to_user_id_str": "2244994945" if reply_to else None,
+                "user": {
+                    "id_str": user_id,
+                    "screen_name": screen_name,
+                    "followers_count": 10,
+                    "verified": False,
+                },
+                "entities": {"user_mentions": [{"screen_name": "AcmeSupport", "id_str": "2244994945"}]},
+                "lang": "en",
+                "timestamp_ms": "1742212800000",
+            }
+        ],
+    }
+
+
+def test_a_reply_to_the_brands_reply_stays_on_the_customers_thread(
+    client: FlaskClient, store: Store, dispatcher: Dispatcher
+) -> None:
+    post_x(client, compact(tweet("100", "@AcmeSupport my order never arrived", "987", "janedoe")))
+    post_x(client, compact(tweet("101", "@janedoe sorry! DM us", "2244994945", "AcmeSupport", "100")))
+    post_x(client, compact(tweet("102", "@AcmeSupport still nothing", "987", "janedoe", "101")))
+    dispatcher.run_until_idle()
+    (ticket,) = list_local_tickets(store)
+    assert (ticket["thread_key"], ticket["interaction_count"]) == ("x:2244994945:100", 2)

@@ -95,7 +95,7 @@ def _parse_created_at(value: str) -> datetime:
     try:
         # 3.11's fromisoformat takes "Z" but not a lowercase "t"/"z", which RFC 3339 allows.
         return datetime.fromisoformat(value.upper()).astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: "0001-01-01T00:00:00+01:00" has no UTC year
         raise MalformedPayloadError(f"created_at: {value!r} is not a valid date-time") from None
 
 

@@ -58,6 +58,13 @@ def parse_json_object(body: bytes, max_depth: int) -> dict[str, Any]:
         raise MalformedPayloadError(f"body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise MalformedPayloadError("body must be a JSON object")
+    try:
+        # "\ud800" is valid JSON but not Unicode text: no database could store it.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise MalformedPayloadError(
+            "body contains a lone UTF-16 surrogate escape; text must be valid Unicode"
+        ) from None
     if _depth(data, max_depth) > max_depth:
         raise MalformedPayloadError(f"JSON nesting deeper than {max_depth} levels")
     return data

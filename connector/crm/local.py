@@ -291,9 +291,12 @@ class LocalDesk:
 
 def _ticket_pk(ticket_id: str) -> int:
     try:
-        return int(ticket_id)
+        number = int(ticket_id)
     except ValueError:
         raise TicketNotFoundError(f"no ticket {ticket_id!r}: local ticket ids are numbers") from None
+    if not 0 < number < 2**63:
+        raise TicketNotFoundError(f"no ticket {ticket_id}")
+    return number
 
 
 def resolve_ticket(
