@@ -125,7 +125,7 @@ class TriageSettings(_Strict):
 
 
 class BrandSettings(_Strict):
-    name: str = "our team"
+    name: str | None = None
     private_channel_hint: str | None = None
 
 
