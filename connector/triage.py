@@ -13,33 +13,61 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
-from importlib import resources
-from typing import Any
-
-import yaml
 
 from connector.config import TriageSettings
 from connector.language import (
-    FUZZY_MIN_LENGTH,
     MIN_EVIDENCE,
     Token,
-    fold_term,
     language_evidence,
     primary_subtag,
     resolve_language,
     tokenize,
-    word_forms,
-    word_matches,
+)
+from connector.lexicon import (
+    EMOJI_WEIGHT,
+    EXTRA_TERM_KEYS,
+    NATURES,
+    Hit,
+    Lexicon,
+    LexiconError,
+    NatureRule,
+    Term,
+    build_lexicon,
+    find_hits,
+    lexicon_available,
+    load_lexicon,
+    strip_modifiers,
 )
 from connector.model import Customer, Interaction, Triage, utcnow
 from connector.pii import pii_types
 
-NATURES: tuple[str, ...] = (
-    "safety", "product_failure", "performance", "pricing", "after_sales",
-    "complaint_handling", "question", "praise", "other",
-)  # fmt: skip
-EXTRA_TERM_KEYS: tuple[str, ...] = (*NATURES, "negative", "positive", "spread", "escalation")
+# Lexicon loading and matching live in connector.lexicon; their names stay importable from here.
+__all__ = [
+    "EMOJI_WEIGHT",
+    "EXTRA_TERM_KEYS",
+    "NATURES",
+    "Hit",
+    "Lexicon",
+    "LexiconError",
+    "NatureRule",
+    "Term",
+    "TextAnalysis",
+    "analyze_text",
+    "build_lexicon",
+    "choose_channel",
+    "choose_priority",
+    "explain",
+    "find_hits",
+    "influence_score",
+    "lexicon_available",
+    "load_lexicon",
+    "risk_score",
+    "score_sentiment",
+    "sentiment_label",
+    "triage_interaction",
+    "value_score",
+]
+
 PUBLIC_KINDS = frozenset({"comment", "mention", "post", "review"})
 FALLBACK_LEXICON = "en"
 # Nature and sentiment read the start of very long texts only (PII is checked in full):
@@ -53,7 +81,6 @@ CAPS_BOOST = 1.5
 EXCLAMATION_BOOST = 1.2
 MIN_EXCLAMATIONS = 2
 CONTRAST_DISCOUNT = 0.5
-EMOJI_WEIGHT = 1.0
 SENTIMENT_SCALE = 2.0
 SENTIMENT_THRESHOLD = 0.2
 # Nature: a negated non-safety term is weaker evidence; a bare "?" is some evidence.
@@ -86,86 +113,6 @@ PRAISE_CAP_HIGH_VALUE = 3
 DEFAULT_SLA_HOURS = {"P1": 1.0, "P2": 4.0, "P3": 24.0, "P4": 72.0}
 
 _CONTENT_CATEGORIES = frozenset({*NATURES, "negative", "positive", "idioms"})
-_EMOJI_MODIFIERS = dict.fromkeys([0xFE0F, *range(0x1F3FB, 0x1F400)])
-
-
-class LexiconError(ValueError):
-    """A lexicon file or a brand's extra terms are malformed."""
-
-
-@dataclass(frozen=True, slots=True)
-class NatureRule:
-    """How much a nature weighs when natures compete, how risky it is, what it feels like."""
-
-    severity: float
-    weight: float
-    polarity: float
-
-
-@dataclass(frozen=True, slots=True)
-class Term:
-    """A lexicon entry: folded words to match in sequence, and what a match means.
-
-    ``polarity`` is the sentiment the words carry; ``factor`` scales the next polar word
-    (intensifiers only).
-    """
-
-    words: tuple[str, ...]
-    category: str
-    polarity: float = 0.0
-    factor: float = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """A term found at tokens ``start``..``end`` (exclusive)."""
-
-    term: Term
-    start: int
-    end: int
-
-    def overlaps(self, other: Hit) -> bool:
-        return self.start < other.end and other.start < self.end
-
-
-@dataclass(frozen=True, slots=True)
-class Lexicon:
-    """Everything triage matches for one language, indexed by the first word of each term.
-
-    ``loose`` holds, by initial, terms whose first word cannot be looked up exactly
-    (prefixes, hashtags, words long enough to forgive a typo, which keeps its first letter).
-    """
-
-    language: str
-    rules: Mapping[str, NatureRule]
-    emoji: Mapping[str, float]
-    exact: Mapping[str, tuple[Term, ...]]
-    loose: Mapping[str, tuple[Term, ...]]
-
-    def candidates(self, word: str, forms: frozenset[str]) -> Iterable[Term]:
-        """Return the terms whose first word might match ``word`` (with its plural ``forms``)."""
-        exact = [term for form in forms for term in self.exact.get(form, ())]
-        return dict.fromkeys([*exact, *self.loose.get(word[:1], ())])
-
-
-def build_lexicon(
-    language: str, rules: Mapping[str, NatureRule], terms: Iterable[Term], emoji: Mapping[str, float]
-) -> Lexicon:
-    """Index ``terms`` by first word for :func:`find_hits`."""
-    exact: dict[str, list[Term]] = defaultdict(list)
-    loose: dict[str, list[Term]] = defaultdict(list)
-    for term in dict.fromkeys(terms):
-        first = term.words[0]
-        if first.startswith("#") or first.endswith("*") or len(first) >= FUZZY_MIN_LENGTH:
-            loose[first.lstrip("#")[:1]].append(term)
-        else:
-            for form in word_forms(first):
-                exact[form].append(term)
-    return Lexicon(language, rules, emoji, _freeze(exact), _freeze(loose))
-
-
-def _freeze(index: Mapping[str, list[Term]]) -> dict[str, tuple[Term, ...]]:
-    return {key: tuple(terms) for key, terms in index.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,130 +132,7 @@ class TextAnalysis:
     matched: int = 0
 
 
-# ---------------------------------------------------------------- lexicon loading
-
-
-def _read_lexicon(language: str) -> dict[str, Any]:
-    resource = resources.files("connector") / "lexicons" / f"{language}.yaml"
-    if not resource.is_file():
-        raise LexiconError(f"no lexicon for language {language!r}")
-    data = yaml.safe_load(resource.read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or not isinstance(data.get("natures"), dict):
-        raise LexiconError(f"lexicons/{language}.yaml: expected a mapping with 'natures'")
-    return data
-
-
-@lru_cache(maxsize=16)
-def lexicon_available(language: str) -> bool:
-    """Say whether a lexicon ships for ``language``."""
-    return (resources.files("connector") / "lexicons" / f"{language}.yaml").is_file()
-
-
-def _terms(entries: Any, category: str, where: str, polarity: float = 0.0) -> list[Term]:
-    # Strings only: unquoted YAML ``no`` is the boolean false, not the Spanish negator.
-    if isinstance(entries, Mapping) and all(isinstance(k, str) for k in entries):
-        pairs = [(k, float(v)) for k, v in entries.items()]
-    elif isinstance(entries, list) and all(isinstance(e, str) for e in entries):
-        pairs = [(e, 1.0) for e in entries]
-    else:
-        raise LexiconError(f"{where}: expected a list of quoted strings")
-    terms = []
-    for text, factor in pairs:
-        words = tuple(fold_term(text).split())
-        if not words:
-            raise LexiconError(f"{where}: empty term")
-        terms.append(Term(words, category, polarity, factor))
-    return terms
-
-
-def _parse_lexicon(
-    language: str, data: Mapping[str, Any]
-) -> tuple[dict[str, NatureRule], list[Term], dict[str, float]]:
-    rules: dict[str, NatureRule] = {}
-    terms: list[Term] = []
-    for nature in NATURES:
-        spec = data["natures"].get(nature)
-        if not isinstance(spec, Mapping):
-            raise LexiconError(f"lexicons/{language}.yaml: natures.{nature} is missing")
-        rule = NatureRule(float(spec["severity"]), float(spec["weight"]), float(spec["polarity"]))
-        rules[nature] = rule
-        terms += _terms(spec.get("terms") or [], nature, f"natures.{nature}.terms", rule.polarity)
-        terms += _terms(spec.get("neutral_terms") or [], nature, f"natures.{nature}.neutral_terms")
-    sentiment = data.get("sentiment", {})
-    for category in ("negative", "positive"):
-        where = f"sentiment.{category}"
-        terms += _terms(sentiment.get(category, []), category, where, _implied_polarity(category, rules))
-    for category in ("negators", "intensifiers", "contrast", "spread", "escalation", "idioms"):
-        terms += _terms(data.get(category, []), category, category)
-    emoji = {_strip_modifiers(e): -EMOJI_WEIGHT for e in data.get("emoji", {}).get("negative", [])}
-    emoji |= {_strip_modifiers(e): EMOJI_WEIGHT for e in data.get("emoji", {}).get("positive", [])}
-    return rules, terms, emoji
-
-
-def _implied_polarity(category: str, rules: Mapping[str, NatureRule]) -> float:
-    """Return the sentiment a term of ``category`` carries: its nature's, or ±1 for sentiment words."""
-    if category in rules:
-        return rules[category].polarity
-    return {"negative": -1.0, "positive": 1.0}.get(category, 0.0)
-
-
-@lru_cache(maxsize=64)
-def _compiled(
-    language: str, others: tuple[str, ...], extra: tuple[tuple[str, tuple[str, ...]], ...]
-) -> Lexicon:
-    rules, terms, emoji = _parse_lexicon(language, _read_lexicon(language))
-    for other in others:
-        # Safety terms work across languages: "FIRE!!" in a Spanish thread is still a fire.
-        terms += [t for t in _parse_lexicon(other, _read_lexicon(other))[1] if t.category == "safety"]
-    for category, entries in extra:
-        terms += _terms(
-            list(entries), category, f"extra_terms.{category}", _implied_polarity(category, rules)
-        )
-    return build_lexicon(language, rules, terms, emoji)
-
-
-def load_lexicon(
-    language: str,
-    also_safety_from: Sequence[str] = (),
-    extra_terms: Mapping[str, Sequence[str]] | None = None,
-) -> Lexicon:
-    """Load the lexicon for ``language``, plus other languages' safety terms and a brand's terms."""
-    extra = extra_terms or {}
-    unknown = sorted(set(extra) - set(EXTRA_TERM_KEYS))
-    if unknown:
-        raise LexiconError(
-            f"extra_terms: unknown keys {', '.join(unknown)}; expected {', '.join(EXTRA_TERM_KEYS)}"
-        )
-    for key, entries in extra.items():
-        if isinstance(entries, str) or not all(isinstance(term, str) for term in entries):
-            raise LexiconError(f"extra_terms.{key}: expected a list of quoted strings")
-    frozen = tuple(sorted((key, tuple(extra[key])) for key in extra))
-    others = tuple(
-        lang for lang in dict.fromkeys(also_safety_from) if lang != language and lexicon_available(lang)
-    )
-    return _compiled(language, others, frozen)
-
-
-# ---------------------------------------------------------------- matching
-
-
-def find_hits(tokens: Sequence[Token], lexicon: Lexicon) -> list[Hit]:
-    """Return every lexicon term found in ``tokens``, overlapping ones included.
-
-    A phrase never spans punctuation: "No, funciona" is not "no funciona".
-    """
-    forms = [word_forms(token.text) for token in tokens]
-    hits = []
-    for start in range(len(tokens)):
-        for term in lexicon.candidates(tokens[start].text, forms[start]):
-            end = start + len(term.words)
-            if end <= len(tokens) and all(
-                word_matches(word, tokens[start + i], forms[start + i])
-                and (i == 0 or not tokens[start + i].clause_start)
-                for i, word in enumerate(term.words)
-            ):
-                hits.append(Hit(term, start, end))
-    return hits
+# ---------------------------------------------------------------- reading the text
 
 
 def _content_hits(hits: Iterable[Hit]) -> list[Hit]:
@@ -329,11 +153,6 @@ def _content_hits(hits: Iterable[Hit]) -> list[Hit]:
     return sorted(kept, key=lambda h: h.start)
 
 
-def _strip_modifiers(text: str) -> str:
-    """Drop emoji variation selectors and skin tones so "👍🏽" counts as "👍"."""
-    return text.translate(_EMOJI_MODIFIERS)
-
-
 def _reach(tokens: Sequence[Token], hits: Iterable[Hit], window: int) -> dict[int, Hit]:
     """Map each token index to the function word (negator, intensifier) reaching it.
 
@@ -346,9 +165,6 @@ def _reach(tokens: Sequence[Token], hits: Iterable[Hit], window: int) -> dict[in
                 break
             reach[index] = hit
     return reach
-
-
-# ---------------------------------------------------------------- reading the text
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,7 +235,7 @@ def score_sentiment(text: str, reading: _Reading, lexicon: Lexicon) -> float:
         if hit.term.category in NATURES and worded.intersection(range(hit.start, hit.end)):
             continue
         raw += _polarity(hit, reading)
-    plain = _strip_modifiers(text)
+    plain = strip_modifiers(text)
     raw += sum(weight * plain.count(emoji) for emoji, weight in lexicon.emoji.items())
     if text.count("!") >= MIN_EXCLAMATIONS:
         raw *= EXCLAMATION_BOOST
