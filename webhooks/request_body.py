@@ -29,19 +29,41 @@ def require_json_content_type(request: Request) -> None:
         raise UnsupportedMediaTypeError(f"expected Content-Type application/json, got {shown}")
 
 
-def _depth(value: Any, limit: int) -> int:
-    """Return the nesting depth of ``value``, stopping early once it passes ``limit``."""
-    deepest = 0
+def _clean_text(text: str) -> str:
+    """Drop NUL characters (no PostgreSQL text column can hold one); refuse lone surrogates."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # "\ud800" is valid JSON but not Unicode text: no database could store it.
+            raise MalformedPayloadError(
+                "body contains a lone UTF-16 surrogate escape; text must be valid Unicode"
+            ) from None
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
+def _inspect(value: Any, limit: int) -> None:
+    """Check nesting depth and clean every string in place, in one walk without recursion."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, level = stack.pop()
-        if isinstance(node, dict | list):
-            deepest = max(deepest, level)
-            if deepest > limit:
-                return deepest
-            children = node.values() if isinstance(node, dict) else node
-            stack.extend((child, level + 1) for child in children)
-    return deepest
+        if level > limit:
+            raise MalformedPayloadError(f"JSON nesting deeper than {limit} levels")
+        if isinstance(node, dict):
+            for key in list(node):
+                if _clean_text(key) != key:
+                    raise MalformedPayloadError("JSON object keys may not contain NUL characters")
+                child = node[key]
+                if isinstance(child, str):
+                    node[key] = _clean_text(child)
+                elif isinstance(child, dict | list):
+                    stack.append((child, level + 1))
+        elif isinstance(node, list):
+            for index, child in enumerate(node):
+                if isinstance(child, str):
+                    node[index] = _clean_text(child)
+                elif isinstance(child, dict | list):
+                    stack.append((child, level + 1))
 
 
 def parse_json_object(body: bytes, max_depth: int) -> dict[str, Any]:
@@ -58,13 +80,5 @@ def parse_json_object(body: bytes, max_depth: int) -> dict[str, Any]:
         raise MalformedPayloadError(f"body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise MalformedPayloadError("body must be a JSON object")
-    try:
-        # "\ud800" is valid JSON but not Unicode text: no database could store it.
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise MalformedPayloadError(
-            "body contains a lone UTF-16 surrogate escape; text must be valid Unicode"
-        ) from None
-    if _depth(data, max_depth) > max_depth:
-        raise MalformedPayloadError(f"JSON nesting deeper than {max_depth} levels")
+    _inspect(data, max_depth)
     return data
