@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy import Connection, Engine, Executable, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -49,17 +50,20 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+@lru_cache(maxsize=64)
+def _insert_ignore_statement(dialect: str, table: Table, conflict: tuple[str, ...]) -> Executable:
+    """Build each INSERT … ON CONFLICT DO NOTHING once: building it per row dominated ingest."""
+    insert = sqlite_insert if dialect == "sqlite" else pg_insert
+    return insert(table).on_conflict_do_nothing(index_elements=list(conflict)).returning(table.c.id)
+
+
 def insert_ignore(
     conn: Connection, table: Table, values: Mapping[str, Any], conflict: tuple[str, ...]
 ) -> int | None:
     """Insert a row unless it collides on ``conflict``; return the new id, or None if it existed."""
     dialect = conn.dialect.name
     if dialect in ("sqlite", "postgresql"):
-        insert = sqlite_insert if dialect == "sqlite" else pg_insert
-        stmt = (
-            insert(table).values(**values).on_conflict_do_nothing(index_elements=list(conflict))
-        ).returning(table.c.id)
-        row = conn.execute(stmt).first()
+        row = conn.execute(_insert_ignore_statement(dialect, table, conflict), dict(values)).first()
         return None if row is None else int(row[0])
     try:
         with conn.begin_nested():

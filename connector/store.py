@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from connector.db import insert_ignore
 from connector.model import Author, InboundBatch, Interaction, Triage, utcnow
@@ -31,6 +31,11 @@ __all__ = [
     "ThreadLink",
     "backoff_delay",
 ]
+# Built once: building the statement per delivery cost as much as running it.
+_PARENT_THREAD = select(interactions.c.thread_key).where(
+    interactions.c.platform == bindparam("platform"),
+    interactions.c.external_id == bindparam("external_id"),
+)
 _DROPPED_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 
 
@@ -183,10 +188,7 @@ class Store(OutboxStore, LinkStore):
         if not item.parent_external_id:
             return None
         found: str | None = conn.execute(
-            select(interactions.c.thread_key).where(
-                interactions.c.platform == item.platform,
-                interactions.c.external_id == item.parent_external_id,
-            )
+            _PARENT_THREAD, {"platform": item.platform, "external_id": item.parent_external_id}
         ).scalar()
         return found
 
