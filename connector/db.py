@@ -12,6 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 SQLITE_BUSY_TIMEOUT_S = 30
+READ_ONLY = "ventanilla_read_only"
 
 
 def normalize_url(url: str) -> str:
@@ -27,9 +28,7 @@ def make_engine(url: str) -> Engine:
     url = normalize_url(url)
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
-    engine = create_engine(
-        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
-    )
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -43,9 +42,10 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        # Take the write lock up front: a deferred transaction that reads then writes can
-        # fail with SQLITE_BUSY without waiting, which would turn load into errors.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the lock up front: a deferred transaction that reads then writes can
+        # fail with SQLITE_BUSY without waiting, which would turn load into errors. Readers
+        # (Store.read) need no lock at all under WAL.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -69,7 +69,7 @@ class OutboxStore(StoreBase):
     def claim_jobs(self, kinds: Sequence[str], limit: int, lease_seconds: float, owner: str) -> list[Job]:
         """Lease up to ``limit`` due jobs (pending, or leased by a worker that died)."""
         now = utcnow()
-        with self.engine.begin() as conn:
+        with self.write() as conn:
             due = (
                 select(outbox.c.id)
                 .where(
@@ -104,7 +104,7 @@ class OutboxStore(StoreBase):
     def complete_jobs(self, jobs: Sequence[Job]) -> None:
         if not jobs:
             return
-        with self.engine.begin() as conn:
+        with self.write() as conn:
             for job in jobs:
                 conn.execute(
                     update(outbox)
@@ -124,7 +124,7 @@ class OutboxStore(StoreBase):
         """Schedule a retry, or dead-letter the job; return True when it became a dead letter."""
         now = utcnow()
         dead = permanent or job.attempts >= max_attempts
-        with self.engine.begin() as conn:
+        with self.write() as conn:
             if dead:
                 conn.execute(
                     update(outbox)
@@ -160,7 +160,7 @@ class OutboxStore(StoreBase):
         query = select(dead_letters).order_by(dead_letters.c.id)
         if not include_replayed:
             query = query.where(dead_letters.c.replayed_at.is_(None))
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             return [
                 DeadLetter(
                     int(r.id),
@@ -178,7 +178,7 @@ class OutboxStore(StoreBase):
     def replay_dead_letters(self, ids: Sequence[int] | None = None) -> list[int]:
         """Put dead jobs back in the queue (all when ``ids`` is None); return the ids replayed."""
         now = utcnow()
-        with self.engine.begin() as conn:
+        with self.write() as conn:
             query = select(dead_letters.c.id, dead_letters.c.job_id).where(
                 dead_letters.c.replayed_at.is_(None)
             )

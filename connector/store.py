@@ -121,7 +121,7 @@ class Store(OutboxStore, LinkStore):
         """Store the raw event, its interactions and their outbox jobs in ONE transaction."""
         now = utcnow()
         kept_headers = {k.lower(): v for k, v in headers.items() if k.lower() not in _DROPPED_HEADERS}
-        with self.engine.begin() as conn:
+        with self.write() as conn:
             raw_id = insert_ignore(
                 conn,
                 raw_events,
@@ -220,7 +220,7 @@ class Store(OutboxStore, LinkStore):
     def get_interactions(self, ids: Sequence[int]) -> dict[int, StoredInteraction]:
         if not ids:
             return {}
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             rows = conn.execute(select(interactions).where(interactions.c.id.in_(list(ids))))
             return {
                 int(row.id): StoredInteraction(
@@ -231,7 +231,7 @@ class Store(OutboxStore, LinkStore):
 
     def thread_interactions(self, thread_key: str) -> list[Interaction]:
         """Every customer interaction of a thread, oldest first (brand echoes excluded)."""
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             rows = conn.execute(
                 select(interactions)
                 .where(interactions.c.thread_key == thread_key, interactions.c.from_brand.is_(False))
@@ -240,7 +240,7 @@ class Store(OutboxStore, LinkStore):
             return [_interaction_from_row(row) for row in rows]
 
     def interaction_triage(self, thread_key: str) -> list[Triage]:
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             rows = conn.execute(
                 select(interactions.c.triage)
                 .where(interactions.c.thread_key == thread_key, interactions.c.triage.is_not(None))
@@ -250,7 +250,7 @@ class Store(OutboxStore, LinkStore):
 
     def mark_ticketed(self, marks: Iterable[tuple[int, str, str, Triage, str | None]]) -> None:
         """Record which desk ticket each interaction went to, with its triage and language."""
-        with self.engine.begin() as conn:
+        with self.write() as conn:
             for interaction_id, desk, ticket_id, triage, language in marks:
                 conn.execute(
                     update(interactions)
@@ -260,7 +260,7 @@ class Store(OutboxStore, LinkStore):
 
     def counts(self) -> dict[str, int]:
         """Row counts for status displays and benchmarks."""
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             return {
                 "raw_events": int(conn.execute(select(func.count()).select_from(raw_events)).scalar_one()),
                 "interactions": int(

@@ -52,7 +52,7 @@ class LinkStore(StoreBase):
         if not author_keys:
             return {}
         now = utcnow()
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             rows = conn.execute(
                 select(identity_cache.c.author_key, identity_cache.c.customer).where(
                     identity_cache.c.desk == desk,
@@ -64,7 +64,7 @@ class LinkStore(StoreBase):
 
     def cache_customers(self, desk: str, found: Mapping[str, dict[str, Any]], ttl_seconds: float) -> None:
         expires = utcnow() + timedelta(seconds=ttl_seconds)
-        with self.engine.begin() as conn:
+        with self.write() as conn:
             for author_key, customer in found.items():
                 conn.execute(
                     identity_cache.delete().where(
@@ -78,7 +78,7 @@ class LinkStore(StoreBase):
                 )
 
     def forget_customers(self, desk: str | None = None) -> None:
-        with self.engine.begin() as conn:
+        with self.write() as conn:
             query = identity_cache.delete()
             if desk is not None:
                 query = query.where(identity_cache.c.desk == desk)
@@ -86,7 +86,7 @@ class LinkStore(StoreBase):
 
     def current_link(self, desk: str, thread_key: str) -> ThreadLink | None:
         """The latest ticket generation of a thread in a desk."""
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             row = conn.execute(
                 select(thread_links)
                 .where(thread_links.c.desk == desk, thread_links.c.thread_key == thread_key)
@@ -96,7 +96,7 @@ class LinkStore(StoreBase):
         return None if row is None else self._link(row)
 
     def link_for_ticket(self, system: str, ticket_id: str) -> ThreadLink | None:
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             row = conn.execute(
                 select(thread_links).where(
                     thread_links.c.system == system, thread_links.c.ticket_id == ticket_id
@@ -129,7 +129,7 @@ class LinkStore(StoreBase):
         previous_ticket_id: str | None,
     ) -> None:
         """Record a thread's ticket; a second save of the same generation is a no-op."""
-        with self.engine.begin() as conn:
+        with self.write() as conn:
             insert_ignore(
                 conn,
                 thread_links,
@@ -151,7 +151,7 @@ class LinkStore(StoreBase):
         values: dict[str, Any] = {"status": status}
         if status in ("resolved", "closed"):
             values["resolved_at"] = at or utcnow()
-        with self.engine.begin() as conn:
+        with self.write() as conn:
             conn.execute(
                 update(thread_links)
                 .where(thread_links.c.system == system, thread_links.c.ticket_id == ticket_id)
@@ -160,7 +160,7 @@ class LinkStore(StoreBase):
 
     def record_status_change(self, desk: str, change: StatusChange) -> int | None:
         """Store a status change once (by event id) and queue its sync job with it."""
-        with self.engine.begin() as conn:
+        with self.write() as conn:
             return self.record_status_change_in(conn, desk, change)
 
     def record_status_change_in(self, conn: Connection, desk: str, change: StatusChange) -> int | None:
@@ -196,7 +196,7 @@ class LinkStore(StoreBase):
         return change_id
 
     def get_status_change(self, change_id: int) -> tuple[str, StatusChange] | None:
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             row = conn.execute(select(status_changes).where(status_changes.c.id == change_id)).first()
         if row is None:
             return None
@@ -214,7 +214,7 @@ class LinkStore(StoreBase):
     def reserve_reply(self, values: Mapping[str, Any]) -> Reply:
         """Record the intent to reply before posting; a second call returns the first record."""
         row_values = {**values, "state": "intent", "created_at": utcnow()}
-        with self.engine.begin() as conn:
+        with self.write() as conn:
             insert_ignore(conn, replies, row_values, ("status_change_id",))
             row = conn.execute(
                 select(replies).where(replies.c.status_change_id == values["status_change_id"])
@@ -222,7 +222,7 @@ class LinkStore(StoreBase):
         return self._reply(row)
 
     def mark_reply_posted(self, reply_id: int, platform_reply_id: str) -> None:
-        with self.engine.begin() as conn:
+        with self.write() as conn:
             conn.execute(
                 update(replies)
                 .where(replies.c.id == reply_id)
@@ -230,11 +230,11 @@ class LinkStore(StoreBase):
             )
 
     def mark_reply_state(self, reply_id: int, state: str) -> None:
-        with self.engine.begin() as conn:
+        with self.write() as conn:
             conn.execute(update(replies).where(replies.c.id == reply_id).values(state=state))
 
     def list_replies(self) -> list[Reply]:
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             return [self._reply(r) for r in conn.execute(select(replies).order_by(replies.c.id))]
 
     @staticmethod

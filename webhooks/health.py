@@ -16,7 +16,7 @@ blueprint = Blueprint("health", __name__)
 def healthz() -> ResponseReturnValue:
     """Report ``ok`` when the store can be queried, 503 otherwise."""
     try:
-        with app_state().store.engine.connect() as conn:
+        with app_state().store.read() as conn:
             conn.execute(text("SELECT 1"))
     except SQLAlchemyError:
         return jsonify({"status": "unavailable", "database": "unreachable"}), 503

@@ -67,7 +67,7 @@ class LocalDesk:
     def find_customers(self, requests: Sequence[IdentifyRequest]) -> dict[str, Customer]:
         """Match authors strategy by strategy, one query per strategy for the whole batch."""
         found: dict[str, Customer] = {}
-        with self.store.engine.connect() as conn:
+        with self.store.read() as conn:
             for strategy in ("social_id", "handle", "email", "phone"):
                 pending = [r for r in requests if r.author.key not in found and strategy in r.strategies]
                 lookups: dict[tuple[str, str, str], str] = {}
@@ -129,7 +129,7 @@ class LocalDesk:
         """Create each ticket once per ``external_key``; a repeat returns the existing one."""
         refs: list[TicketRef] = []
         now = utcnow()
-        with self.store.engine.begin() as conn:
+        with self.store.write() as conn:
             for draft in drafts:
                 insert_ignore(
                     conn,
@@ -192,7 +192,7 @@ class LocalDesk:
 
     def append_followups(self, followups: Sequence[FollowUp]) -> None:
         now = utcnow()
-        with self.store.engine.begin() as conn:
+        with self.store.write() as conn:
             for followup in followups:
                 added = self._add_entry(
                     conn,
@@ -211,7 +211,7 @@ class LocalDesk:
 
     def reopen_tickets(self, ticket_ids: Sequence[str]) -> None:
         now = utcnow()
-        with self.store.engine.begin() as conn:
+        with self.store.write() as conn:
             for ticket_id in ticket_ids:
                 result = conn.execute(
                     update(local_tickets)
@@ -230,7 +230,7 @@ class LocalDesk:
         )
         if since is not None:
             query = query.where(status_changes.c.occurred_at > since)
-        with self.store.engine.connect() as conn:
+        with self.store.read() as conn:
             return [
                 StatusChange(
                     r.system, r.ticket_id, r.old_status, r.new_status, r.resolution, r.occurred_at, r.event_id
@@ -247,7 +247,7 @@ class LocalDesk:
         if status not in ("resolved", "closed"):
             raise TicketStateError(f"a ticket can be resolved or closed, not {status!r}")
         now = utcnow()
-        with self.store.engine.begin() as conn:
+        with self.store.write() as conn:
             row = conn.execute(
                 select(local_tickets).where(
                     local_tickets.c.id == _ticket_pk(ticket_id), local_tickets.c.desk == self.desk
@@ -280,7 +280,7 @@ class LocalDesk:
         return change_id
 
     def ticket_fields(self, ticket_id: str) -> dict[str, Any]:
-        with self.store.engine.connect() as conn:
+        with self.store.read() as conn:
             row = conn.execute(
                 select(local_tickets.c.fields).where(local_tickets.c.id == _ticket_pk(ticket_id))
             ).first()
@@ -303,7 +303,7 @@ def resolve_ticket(
     store: Store, ticket_id: str, note: str, status: str = "resolved", public_reply: str | None = None
 ) -> int:
     """Resolve a local ticket whichever desk it belongs to; return the status change id."""
-    with store.engine.connect() as conn:
+    with store.read() as conn:
         row = conn.execute(
             select(local_tickets.c.desk).where(local_tickets.c.id == _ticket_pk(ticket_id))
         ).first()
@@ -326,7 +326,7 @@ def list_local_tickets(store: Store, desk: str | None = None) -> list[dict[str, 
     )
     if desk is not None:
         query = query.where(local_tickets.c.desk == desk)
-    with store.engine.connect() as conn:
+    with store.read() as conn:
         return [
             {
                 "id": str(row.id),

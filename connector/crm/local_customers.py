@@ -133,7 +133,7 @@ def import_customers(
 ) -> ImportResult:
     """Upsert customers by customer_id and replace their identities, in one transaction."""
     created = updated = identity_count = 0
-    with store.engine.begin() as conn:
+    with store.write() as conn:
         for row in rows:
             if _upsert_customer(conn, row.values):
                 created += 1

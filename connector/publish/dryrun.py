@@ -18,6 +18,10 @@ class DryRunPublisher:
     def publish(self, reply: Reply, in_reply_to: Interaction) -> str:
         log.info(
             "dry-run reply %s on %s to %s (%s): %d characters",
-            reply.id, reply.platform, in_reply_to.external_id, reply.channel, len(reply.text),
+            reply.id,
+            reply.platform,
+            in_reply_to.external_id,
+            reply.channel,
+            len(reply.text),
         )
         return f"dry-run-{reply.id}"
