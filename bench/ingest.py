@@ -26,7 +26,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -44,6 +46,7 @@ PATH = "/webhooks/meta"
 TARGET_RATIO = 0.5
 ROUNDS = 2
 APP_SECRET = "bench-meta-app-secret-0123456789abcdef"
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 NAMES = ("María López", "Jordi Puig", "Ana Souza", "Tom Baker", "Lucía Fernández", "Iñaki Etxeberria")
 MESSAGES = (
     "Me cobraron dos veces el pedido {n} y nadie contesta. ¡Muy mal servicio! 😡",
@@ -300,6 +303,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="timeout of each request in seconds (default %(default)s)")
     parser.add_argument("--max-seconds", type=float, default=300.0, metavar="S",
                         help="hard limit for the whole load; rounds stop early past it (default %(default)s)")
+    parser.add_argument("--postgres", metavar="ADMIN_URL", nargs="?", const=PG_ADMIN_URL,
+                        help="store in a temporary PostgreSQL database created through ADMIN_URL "
+                        f"(default {PG_ADMIN_URL}) instead of a temporary SQLite file")
     args = parser.parse_args(argv)
     for name in ("requests", "concurrency", "workers", "threads"):
         if getattr(args, name) < 1:
@@ -311,6 +317,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
+
+
+@contextmanager
+def database(postgres_admin: str | None, folder: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a temporary PostgreSQL database dropped at the end."""
+    if postgres_admin is None:
+        yield f"sqlite:///{folder / 'bench.db'}"
+        return
+    import psycopg
+
+    admin = postgres_admin.replace("postgresql+psycopg://", "postgresql://")
+    name = f"ventanilla_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{postgres_admin.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def count_interactions(url: str) -> int:
@@ -335,9 +360,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     from connector.store import Store
 
-    with tempfile.TemporaryDirectory(prefix="ventanilla-bench-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="ventanilla-bench-") as tmp,
+        database(args.postgres, Path(tmp)) as url,
+    ):
         workdir = Path(tmp)
-        url = f"sqlite:///{workdir / 'bench.db'}"
+        print(f"database: {url.split('@')[-1]}")
         store = Store(url)
         store.create_schema()  # once, before the workers start
         store.dispose()
