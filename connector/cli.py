@@ -37,12 +37,17 @@ def _load(config_path: str | None) -> Config:
         raise click.ClickException(str(exc)) from None
 
 
+def _store(config_path: str | None, config: Config | None = None) -> Store:
+    """Open the configured store, creating missing tables."""
+    store = Store((config or _load(config_path)).database_url)
+    store.create_schema()
+    return store
+
+
 def _runtime(config_path: str | None) -> Runtime:
     config = _load(config_path)
-    store = Store(config.database_url)
-    store.create_schema()
     try:
-        return Runtime(config, store)
+        return Runtime(config, _store(config_path, config))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -122,9 +127,7 @@ def tickets_list(config_path: str | None, as_json: bool, desk: str | None) -> No
     """List local tickets with priority and explanation."""
     from connector.crm.local import list_local_tickets
 
-    config = _load(config_path)
-    store = Store(config.database_url)
-    store.create_schema()
+    store = _store(config_path)
     rows = list_local_tickets(store, desk)
     if as_json:
         _echo_json(rows)
@@ -187,9 +190,7 @@ def replies() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def replies_list(config_path: str | None, as_json: bool) -> None:
     """List replies (posted, dry-run or blocked)."""
-    config = _load(config_path)
-    store = Store(config.database_url)
-    store.create_schema()
+    store = _store(config_path)
     rows = [asdict(reply) for reply in store.list_replies()]
     if as_json:
         _echo_json(rows)
@@ -215,9 +216,7 @@ def customers_import(config_path: str | None, file: Path) -> None:
     """Import customers from CSV (customer_id, name, email, phone, value, tier, <platform>_id/_handle)."""
     from connector.crm.local_customers import CustomerImportError, import_customers, read_customer_csv
 
-    config = _load(config_path)
-    store = Store(config.database_url)
-    store.create_schema()
+    store = _store(config_path)
     try:
         rows = read_customer_csv(file)
     except CustomerImportError as exc:
@@ -238,9 +237,7 @@ def deadletters() -> None:
 @click.option("--all", "include_replayed", is_flag=True, help="Include dead letters already replayed.")
 def deadletters_list(config_path: str | None, as_json: bool, include_replayed: bool) -> None:
     """List dead letters."""
-    config = _load(config_path)
-    store = Store(config.database_url)
-    store.create_schema()
+    store = _store(config_path)
     rows = [asdict(d) for d in store.list_dead_letters(include_replayed)]
     if as_json:
         _echo_json(rows)
@@ -264,9 +261,7 @@ def deadletters_replay(config_path: str | None, ids: tuple[int, ...], replay_all
         raise click.UsageError("give dead letter IDs or --all")
     if ids and replay_all:
         raise click.UsageError("give IDs or --all, not both")
-    config = _load(config_path)
-    store = Store(config.database_url)
-    store.create_schema()
+    store = _store(config_path)
     replayed = store.replay_dead_letters(None if replay_all else list(ids))
     missing = sorted(set(ids) - set(replayed))
     click.echo(f"{len(replayed)} dead letter(s) queued again")

@@ -8,10 +8,18 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 from connector.model import PLATFORMS, PRIORITIES
 
@@ -27,25 +35,23 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _ids_as_strings(value: Any) -> Any:
+    """Platform ids are strings even when YAML reads them as (64-bit, lossy in JSON) numbers."""
+    return [str(v) for v in value] if isinstance(value, list) else value
+
+
+IdList = Annotated[list[str], BeforeValidator(_ids_as_strings)]
+
+
 class MetaSettings(_Strict):
     app_secret: SecretStr | None = None
     verify_token: SecretStr | None = None
-    brand_account_ids: list[str] = Field(default_factory=list)
-
-    @field_validator("brand_account_ids", mode="before")
-    @classmethod
-    def _ids_as_strings(cls, value: Any) -> Any:
-        return [str(v) for v in value] if isinstance(value, list) else value
+    brand_account_ids: IdList = Field(default_factory=list)
 
 
 class XSettings(_Strict):
     consumer_secret: SecretStr | None = None
-    brand_user_ids: list[str] = Field(default_factory=list)
-
-    @field_validator("brand_user_ids", mode="before")
-    @classmethod
-    def _ids_as_strings(cls, value: Any) -> Any:
-        return [str(v) for v in value] if isinstance(value, list) else value
+    brand_user_ids: IdList = Field(default_factory=list)
 
 
 class GenericSource(_Strict):
