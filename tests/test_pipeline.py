@@ -308,3 +308,45 @@ def test_a_reply_to_the_brands_reply_stays_on_the_customers_thread(
     dispatcher.run_until_idle()
     (ticket,) = list_local_tickets(store)
     assert (ticket["thread_key"], ticket["interaction_count"]) == ("x:2244994945:100", 2)
+
+
+def test_an_agent_reply_with_personal_data_is_blocked_and_never_posted(
+    client: FlaskClient, store: Store, dispatcher: Dispatcher
+) -> None:
+    post_meta(client, comment("407298303721936_1", "My order never arrived"))
+    dispatcher.run_until_idle()
+    (ticket,) = list_local_tickets(store)
+    resolve_ticket(
+        store, ticket["id"], "done", public_reply="Call Ana on +34 612 345 678 or ana@acme.example"
+    )
+    dispatcher.run_until_idle()
+    (reply,) = store.list_replies()
+    assert reply.state == "blocked" and reply.platform_reply_id is None
+    assert "612" not in reply.text and "ana@" not in reply.text
+    assert [e["action"] for e in store.audit_entries(f"local:{ticket['id']}")][-1] == "reply.blocked"
+
+
+def test_personal_data_in_public_moves_the_answer_to_a_private_channel(
+    client: FlaskClient, store: Store, dispatcher: Dispatcher
+) -> None:
+    post_meta(client, comment("407298303721936_1", "No me llega el pedido, mi teléfono es 612 345 678"))
+    dispatcher.run_until_idle()
+    (ticket,) = list_local_tickets(store)
+    assert "PII: phone" in ticket["explanation"]
+    resolve_ticket(store, ticket["id"], "done")
+    dispatcher.run_until_idle()
+    (reply,) = store.list_replies()
+    assert reply.channel == "private" and reply.state == "posted"
+    assert "612" not in reply.text
+
+
+def test_a_closed_ticket_gets_the_closed_template(
+    client: FlaskClient, store: Store, dispatcher: Dispatcher
+) -> None:
+    post_meta(client, comment("407298303721936_1", "Where can I buy this?"))
+    dispatcher.run_until_idle()
+    (ticket,) = list_local_tickets(store)
+    resolve_ticket(store, ticket["id"], "out of stock for good", status="closed")
+    dispatcher.run_until_idle()
+    (reply,) = store.list_replies()
+    assert reply.state == "posted" and "out of stock" not in reply.text
