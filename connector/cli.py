@@ -56,6 +56,19 @@ def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
+def _print_rows(
+    rows: list[dict[str, Any]], as_json: bool, empty: str, line: Callable[[dict[str, Any]], str]
+) -> None:
+    """Print rows as a JSON array, or one readable entry each (``empty`` when there are none)."""
+    if as_json:
+        _echo_json(rows)
+        return
+    if not rows:
+        click.echo(empty)
+    for row in rows:
+        click.echo(line(row))
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
 def main(verbose: int) -> None:
@@ -129,16 +142,15 @@ def tickets_list(config_path: str | None, as_json: bool, desk: str | None) -> No
 
     store = _store(config_path)
     rows = list_local_tickets(store, desk)
-    if as_json:
-        _echo_json(rows)
-        return
-    if not rows:
-        click.echo("no tickets")
-    for row in rows:
-        click.echo(
+    _print_rows(
+        rows,
+        as_json,
+        "no tickets",
+        lambda row: (
             f"{row['number']}  {row['status']:<8} {row['priority'] or '--'}  {row['desk']}  "
             f"{row['interaction_count']} msg  {row['thread_key']}\n      {row['explanation']}"
-        )
+        ),
+    )
 
 
 @tickets.command("resolve")
@@ -192,16 +204,15 @@ def replies_list(config_path: str | None, as_json: bool) -> None:
     """List replies (posted, dry-run or blocked)."""
     store = _store(config_path)
     rows = [asdict(reply) for reply in store.list_replies()]
-    if as_json:
-        _echo_json(rows)
-        return
-    if not rows:
-        click.echo("no replies")
-    for row in rows:
-        click.echo(
+    _print_rows(
+        rows,
+        as_json,
+        "no replies",
+        lambda row: (
             f"#{row['id']} ticket {row['ticket_id']} {row['platform']} → {row['in_reply_to']} "
             f"[{row['mode']}, {row['state']}, {row['channel']}]\n  {row['text']}"
-        )
+        ),
+    )
 
 
 @main.group()
@@ -239,16 +250,15 @@ def deadletters_list(config_path: str | None, as_json: bool, include_replayed: b
     """List dead letters."""
     store = _store(config_path)
     rows = [asdict(d) for d in store.list_dead_letters(include_replayed)]
-    if as_json:
-        _echo_json(rows)
-        return
-    if not rows:
-        click.echo("no dead letters")
-    for row in rows:
-        click.echo(
+    _print_rows(
+        rows,
+        as_json,
+        "no dead letters",
+        lambda row: (
             f"#{row['id']} {row['kind']} ref {row['ref_id']} "
             f"after {row['attempts']} attempt(s): {row['error']}"
-        )
+        ),
+    )
 
 
 @deadletters.command("replay")
