@@ -59,9 +59,3 @@ class UnsupportedMediaTypeError(WebhookError):
     status_code = 415
     code = "unsupported_media_type"
 
-
-class NotConfiguredError(WebhookError):
-    """The endpoint's secret is not configured: refuse rather than accept unsigned data."""
-
-    status_code = 404
-    code = "not_configured"
