@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from connector.config import TriageSettings
-from connector.crm.base import ConnectorError, FollowUp, PermanentConnectorError, TicketDraft
+from connector.crm.base import ConnectorError, FollowUp, PermanentConnectorError, RecordFailure, TicketDraft
 from connector.identify import identify_authors
 from connector.language import resolve_language
 from connector.model import Customer, Interaction, Triage, utcnow
@@ -97,8 +97,7 @@ def _process_desk(
             outcome.fail(
                 [job for job, _ in thread_members], f"mapping {mapping.source}: {exc}", permanent=True
             )
-    _apply_plans(runtime, desk, plans, triages)
-    outcome.done.extend(job for plan in plans for job, _ in plan.members)
+    _apply_plans(runtime, desk, plans, triages, outcome)
 
 
 def match_strategies(mapping: Mapping) -> tuple[str, ...]:
@@ -165,45 +164,76 @@ def _continues(runtime: Runtime, mapping: Mapping, link: ThreadLink) -> bool:
 
 
 def _apply_plans(
-    runtime: Runtime, desk: str, plans: list[ThreadPlan], triages: dict[int | None, Triage]
+    runtime: Runtime,
+    desk: str,
+    plans: list[ThreadPlan],
+    triages: dict[int | None, Triage],
+    outcome: BatchOutcome,
 ) -> None:
-    """Run the plans as batched, idempotent connector calls, then record the links."""
+    """Run the plans as batched, idempotent connector calls, then record links and outcomes.
+
+    A record the desk refuses fails only the jobs it carries; the rest of the batch stands.
+    """
     connector = runtime.connector(desk)
     store = runtime.store
+    failures: dict[int, RecordFailure] = {}  # interaction id → why its job failed
     creating = [plan for plan in plans if plan.draft is not None]
-    refs = connector.upsert_tickets([plan.draft for plan in creating if plan.draft is not None])
-    for plan, ref in zip(creating, refs, strict=True):
-        plan.ticket_id = ref.ticket_id
+    results = connector.upsert_tickets([plan.draft for plan in creating if plan.draft is not None])
+    for plan, result in zip(creating, results, strict=True):
+        if isinstance(result, RecordFailure):
+            failures.update((item.id or 0, result) for _, item in plan.members)
+            continue
+        plan.ticket_id = result.ticket_id
         store.save_link(
             desk,
             plan.thread_key,
             plan.generation,
-            ref.system,
-            ref.ticket_id,
-            ref.number,
+            result.system,
+            result.ticket_id,
+            result.number,
             plan.previous_ticket_id,
         )
-    reopening = [plan.ticket_id for plan in plans if plan.reopen and plan.ticket_id]
+    reopening = [plan for plan in plans if plan.reopen and plan.ticket_id]
     if reopening:
-        connector.reopen_tickets(reopening)
-        for ticket_id in reopening:
-            store.set_link_status(connector.system, ticket_id, "open")
+        answers = connector.reopen_tickets([plan.ticket_id for plan in reopening if plan.ticket_id])
+        for plan, failure in zip(reopening, answers, strict=True):
+            if failure is not None:
+                failures.update((item.id or 0, failure) for _, item in plan.members)
+            elif plan.ticket_id:
+                store.set_link_status(connector.system, plan.ticket_id, "open")
     followups = [
         FollowUp(plan.ticket_id, item, item.text)
         for plan in plans
         if plan.ticket_id
         for item in plan.followups
+        if (item.id or 0) not in failures
     ]
     if followups:
-        connector.append_followups(followups)
-    store.mark_ticketed(
-        (item.id, desk, plan.ticket_id, triages[item.id], item.language)
-        for plan in plans
-        if plan.ticket_id
-        for _, item in plan.members
-        if item.id is not None
-    )
+        for followup, failure in zip(followups, connector.append_followups(followups), strict=True):
+            if failure is not None:
+                failures[followup.interaction.id or 0] = failure
+    _settle_plans(runtime, desk, plans, triages, failures, outcome)
+
+
+def _settle_plans(
+    runtime: Runtime,
+    desk: str,
+    plans: list[ThreadPlan],
+    triages: dict[int | None, Triage],
+    failures: dict[int, RecordFailure],
+    outcome: BatchOutcome,
+) -> None:
+    marks = []
     for plan in plans:
+        for job, item in plan.members:
+            failure = failures.get(item.id or 0)
+            if failure is not None or plan.ticket_id is None:
+                reason = failure or RecordFailure("no ticket was created", permanent=False)
+                outcome.fail([job], f"{desk}: {reason}", permanent=reason.permanent)
+                continue
+            outcome.done.append(job)
+            if item.id is not None:
+                marks.append((item.id, desk, plan.ticket_id, triages[item.id], item.language))
         log.info(
             "thread %s → %s ticket %s (%d interaction(s)%s)",
             plan.thread_key,
@@ -212,3 +242,4 @@ def _apply_plans(
             len(plan.members),
             ", reopened" if plan.reopen else "",
         )
+    runtime.store.mark_ticketed(marks)

@@ -200,6 +200,15 @@ audit_log = Table(
     Column("detail", JSON, nullable=False),
 )
 
+connector_state = Table(
+    "connector_state",
+    metadata,
+    Column("scope", String(128), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
 # --- the built-in local desk -------------------------------------------------------
 
 customers = Table(

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, select, update
 from connector.db import insert_ignore
 from connector.model import StatusChange, utcnow
 from connector.outbox import JOB_SYNC, enqueue
-from connector.schema import identity_cache, replies, status_changes, thread_links
+from connector.schema import connector_state, identity_cache, replies, status_changes, thread_links
 from connector.store_base import StoreBase
 
 
@@ -43,6 +43,9 @@ class Reply:
     channel: str
     state: str
     platform_reply_id: str | None
+
+
+FINISHED = frozenset({"resolved", "closed"})
 
 
 class LinkStore(StoreBase):
@@ -83,6 +86,24 @@ class LinkStore(StoreBase):
             if desk is not None:
                 query = query.where(identity_cache.c.desk == desk)
             conn.execute(query)
+
+    def get_state(self, scope: str, key: str) -> Any:
+        """A connector's small durable state (watermarks, API usage, pauses); None when unset."""
+        with self.read() as conn:
+            return conn.execute(
+                select(connector_state.c.value).where(
+                    connector_state.c.scope == scope, connector_state.c.key == key
+                )
+            ).scalar()
+
+    def set_state(self, scope: str, key: str, value: Any) -> None:
+        with self.write() as conn:
+            conn.execute(
+                connector_state.delete().where(connector_state.c.scope == scope, connector_state.c.key == key)
+            )
+            conn.execute(
+                connector_state.insert().values(scope=scope, key=key, value=value, updated_at=utcnow())
+            )
 
     def current_link(self, desk: str, thread_key: str) -> ThreadLink | None:
         """The latest ticket generation of a thread in a desk."""
@@ -184,6 +205,11 @@ class LinkStore(StoreBase):
         )
         if change_id is None:
             return None
+        previous = conn.execute(
+            select(thread_links.c.status).where(
+                thread_links.c.system == change.system, thread_links.c.ticket_id == change.ticket_id
+            )
+        ).scalar()
         values: dict[str, Any] = {"status": change.new_status}
         if change.new_status in ("resolved", "closed"):
             values["resolved_at"] = change.occurred_at
@@ -192,7 +218,10 @@ class LinkStore(StoreBase):
             .where(thread_links.c.system == change.system, thread_links.c.ticket_id == change.ticket_id)
             .values(**values)
         )
-        enqueue(conn, JOB_SYNC, change_id, now)
+        # Only a resolution is answered, and only once: resolved → closed, or one closure
+        # reported by both an outbound message and the poller, is recorded but not answered.
+        if change.new_status in FINISHED and previous not in FINISHED:
+            enqueue(conn, JOB_SYNC, change_id, now)
         return change_id
 
     def get_status_change(self, change_id: int) -> tuple[str, StatusChange] | None:

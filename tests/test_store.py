@@ -199,3 +199,31 @@ def test_a_reply_is_reserved_once_per_status_change(any_store: Store) -> None:
     any_store.mark_reply_posted(reply.id, "p-1")
     again = any_store.reserve_reply({**values, "text": "other"})
     assert (again.id, again.state, again.text, again.platform_reply_id) == (reply.id, "posted", "hi", "p-1")
+
+
+def test_a_thread_already_finished_gets_no_second_sync_job_until_it_reopens(any_store: Store) -> None:
+    any_store.save_link("support", "x:b:1", 1, "salesforce", "500A", "00001001", None)
+
+    def change(event: str, status: str) -> int | None:
+        return any_store.record_status_change(
+            "support", StatusChange("salesforce", "500A", None, status, None, utcnow(), event)
+        )
+
+    def synced() -> list[int]:
+        return [job.ref_id for job in any_store.claim_jobs([JOB_SYNC], 10, 60, "w")]
+
+    resolved = change("outbound:1", "resolved")
+    assert synced() == [resolved]
+    assert change("outbound:2", "closed") is not None  # recorded for the audit trail…
+    assert change("poll:500A:1", "closed") is not None
+    assert synced() == []  # …but the customer is answered once
+    change("outbound:3", "open")
+    again = change("outbound:4", "closed")
+    assert synced() == [again]
+
+
+def test_connector_state_round_trips(any_store: Store) -> None:
+    assert any_store.get_state("salesforce", "watermark") is None
+    any_store.set_state("salesforce", "watermark", "2026-11-23T10:00:00Z")
+    any_store.set_state("salesforce", "watermark", {"at": "2026-11-23T11:00:00Z"})
+    assert any_store.get_state("salesforce", "watermark") == {"at": "2026-11-23T11:00:00Z"}

@@ -23,6 +23,22 @@ class PermanentConnectorError(ConnectorError):
 
 
 @dataclass(frozen=True, slots=True)
+class RecordFailure:
+    """One record of a batch call failed; the rest of the batch stands.
+
+    ``permanent`` failures (validation: the desk refuses the data itself) become dead
+    letters carrying the desk's message and fields; the others are retried.
+    """
+
+    message: str
+    permanent: bool = True
+    fields: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.message} (fields: {', '.join(self.fields)})" if self.fields else self.message
+
+
+@dataclass(frozen=True, slots=True)
 class TicketDraft:
     """A ticket to create, or find again, by ``external_key`` (thread key + generation)."""
 
@@ -64,16 +80,16 @@ class Connector(Protocol):
         """Return the matched customer per author key (unmatched authors are left out)."""
         ...
 
-    def upsert_tickets(self, drafts: Sequence[TicketDraft]) -> list[TicketRef]:
+    def upsert_tickets(self, drafts: Sequence[TicketDraft]) -> list[TicketRef | RecordFailure]:
         """Create tickets, or return the existing one for an ``external_key`` (same order)."""
         ...
 
-    def append_followups(self, followups: Sequence[FollowUp]) -> None:
-        """Append follow-ups; appending the same interaction twice leaves one entry."""
+    def append_followups(self, followups: Sequence[FollowUp]) -> list[RecordFailure | None]:
+        """Append follow-ups (None per success, same order); appending twice leaves one entry."""
         ...
 
-    def reopen_tickets(self, ticket_ids: Sequence[str]) -> None:
-        """Move resolved tickets back to open."""
+    def reopen_tickets(self, ticket_ids: Sequence[str]) -> list[RecordFailure | None]:
+        """Move resolved tickets back to open (None per success, same order)."""
         ...
 
     def read_status_changes(self, since: datetime | None) -> list[StatusChange]:

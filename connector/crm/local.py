@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from connector.crm.base import FollowUp, IdentifyRequest, TicketDraft
+from connector.crm.base import FollowUp, IdentifyRequest, RecordFailure, TicketDraft
 from connector.db import insert_ignore
 from connector.model import Customer, StatusChange, TicketRef, utcnow
 from connector.schema import (
@@ -125,9 +125,9 @@ class LocalDesk:
 
     # --- tickets ---------------------------------------------------------------------
 
-    def upsert_tickets(self, drafts: Sequence[TicketDraft]) -> list[TicketRef]:
+    def upsert_tickets(self, drafts: Sequence[TicketDraft]) -> list[TicketRef | RecordFailure]:
         """Create each ticket once per ``external_key``; a repeat returns the existing one."""
-        refs: list[TicketRef] = []
+        refs: list[TicketRef | RecordFailure] = []
         now = utcnow()
         with self.store.write() as conn:
             for draft in drafts:
@@ -190,7 +190,7 @@ class LocalDesk:
         )
         return entry is not None
 
-    def append_followups(self, followups: Sequence[FollowUp]) -> None:
+    def append_followups(self, followups: Sequence[FollowUp]) -> list[RecordFailure | None]:
         now = utcnow()
         with self.store.write() as conn:
             for followup in followups:
@@ -208,8 +208,9 @@ class LocalDesk:
                         .where(local_tickets.c.id == int(followup.ticket_id))
                         .values(updated_at=now)
                     )
+        return [None] * len(followups)
 
-    def reopen_tickets(self, ticket_ids: Sequence[str]) -> None:
+    def reopen_tickets(self, ticket_ids: Sequence[str]) -> list[RecordFailure | None]:
         now = utcnow()
         with self.store.write() as conn:
             for ticket_id in ticket_ids:
@@ -222,6 +223,7 @@ class LocalDesk:
                     Store.audit(
                         conn, "pipeline", "ticket.reopened", f"local:{ticket_id}", {"desk": self.desk}
                     )
+        return [None] * len(ticket_ids)
 
     def read_status_changes(self, since: datetime | None) -> list[StatusChange]:
         """The local desk records its changes as they happen; polling just reads them back."""
