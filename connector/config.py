@@ -113,7 +113,7 @@ class LifecycleSettings(_Strict):
 
 class DispatcherSettings(_Strict):
     workers: int = Field(default=2, ge=1, le=64)
-    batch_size: int = Field(default=50, ge=1, le=1000)
+    batch_size: int = Field(default=200, ge=1, le=1000)
     lease_seconds: float = Field(default=120, gt=0)
     max_attempts: int = Field(default=8, ge=1)
     backoff_base_seconds: float = Field(default=2, gt=0)

@@ -52,6 +52,7 @@ def identify_authors(
         found = connector.find_customers(requests)
         fresh = {r.author.key: found.get(r.author.key, Customer.unknown(connector.system)) for r in requests}
         if cacheable:
-            store.cache_customers(desk, {k: asdict(v) for k, v in fresh.items()}, IDENTITY_CACHE_TTL_S)
+            ttl = float(getattr(connector, "identity_cache_ttl_s", IDENTITY_CACHE_TTL_S))
+            store.cache_customers(desk, {k: asdict(v) for k, v in fresh.items()}, ttl)
         result.update(fresh)
     return result

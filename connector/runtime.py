@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 
 from connector.config import Config, ConfigError
 from connector.crm.base import Connector
@@ -40,6 +41,13 @@ class Runtime:
             )
         if kind == "local":
             return LocalDesk(self.store, desk)
+        if kind == "salesforce":
+            from connector.crm.salesforce import SalesforceConnector
+            from connector.crm.salesforce_settings import load_settings
+
+            connection = self.config.desk(desk).connection or "salesforce"
+            settings = load_settings(self.config.connections, connection, Path(self.config.base_dir))
+            return SalesforceConnector(self.store, desk, mapping, settings)
         raise ConfigError(f"desks.{desk}.connector: {kind!r} is not available in this release yet")
 
     @cached_property

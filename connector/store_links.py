@@ -105,6 +105,34 @@ class LinkStore(StoreBase):
                 connector_state.insert().values(scope=scope, key=key, value=value, updated_at=utcnow())
             )
 
+    def get_states(self, scope: str, keys: Sequence[str]) -> dict[str, Any]:
+        """Several keys of one scope in one read (e.g. a connector's per-record intents)."""
+        if not keys:
+            return {}
+        with self.read() as conn:
+            rows = conn.execute(
+                select(connector_state.c.key, connector_state.c.value).where(
+                    connector_state.c.scope == scope, connector_state.c.key.in_(list(keys))
+                )
+            )
+            return {row.key: row.value for row in rows}
+
+    def set_states(self, scope: str, values: Mapping[str, Any]) -> None:
+        """Write several keys of one scope in one transaction."""
+        if not values:
+            return
+        now = utcnow()
+        with self.write() as conn:
+            conn.execute(
+                connector_state.delete().where(
+                    connector_state.c.scope == scope, connector_state.c.key.in_(list(values))
+                )
+            )
+            conn.execute(
+                connector_state.insert(),
+                [{"scope": scope, "key": k, "value": v, "updated_at": now} for k, v in values.items()],
+            )
+
     def current_link(self, desk: str, thread_key: str) -> ThreadLink | None:
         """The latest ticket generation of a thread in a desk."""
         with self.read() as conn:

@@ -13,6 +13,7 @@ import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -70,6 +71,31 @@ class CustomerValue:
 
 
 @dataclass(frozen=True, slots=True)
+class FollowupSpec:
+    """The desk object each follow-up message becomes (a CaseComment on Salesforce)."""
+
+    object: str = "CaseComment"
+    parent_field: str = "ParentId"
+    body_field: str = "CommentBody"
+    fields: dict[str, Any] = dataclass_field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSpec:
+    """The connector's bookkeeping fields on the desk: thread key, status, number, follow-ups."""
+
+    key_field: str | None = None
+    status_field: str = "Status"
+    number_field: str = "CaseNumber"
+    followup: FollowupSpec = dataclass_field(default_factory=FollowupSpec)
+    social_posts: bool = False
+
+
+#: Connectors that upsert tickets on an external id, so their mappings must name it.
+KEYED_CONNECTORS: tuple[str, ...] = ("salesforce",)
+
+
+@dataclass(frozen=True, slots=True)
 class Mapping:
     """A validated mapping file."""
 
@@ -86,6 +112,7 @@ class Mapping:
     customer_value: CustomerValue | None = None
     reply_field: str | None = None
     description: str | None = None
+    target: TargetSpec | None = None
 
     def status_for(self, desk_status: str) -> str | None:
         """Return ``open``/``resolved``/``closed`` for a desk status, or None if it is not mapped."""
@@ -348,7 +375,12 @@ def _semantic_problems(data: Any) -> list[Problem]:
     """Check what the schema cannot; every check tolerates data the schema already rejected."""
     if not isinstance(data, dict):
         return []
-    return [*_unwritable_fields(data), *_field_spec_problems(data), *_duplicate_statuses(data)]
+    return [
+        *_unwritable_fields(data),
+        *_field_spec_problems(data),
+        *_duplicate_statuses(data),
+        *_missing_key_field(data),
+    ]
 
 
 def _unwritable_fields(data: dict[str, Any]) -> Iterator[Problem]:
@@ -370,6 +402,19 @@ def _field_spec_problems(data: dict[str, Any]) -> Iterator[Problem]:
         for key, check in (("path", path_problems), ("template", template_problems)):
             if isinstance(spec.get(key), str):
                 yield from ((("fields", name, key), problem) for problem in check(spec[key]))
+
+
+def _missing_key_field(data: dict[str, Any]) -> Iterator[Problem]:
+    """Upserting connectors need the External ID field that holds the thread key."""
+    connector = data.get("connector")
+    if connector not in KEYED_CONNECTORS:
+        return
+    target = data.get("target")
+    need = f"required for {connector} mappings: the External ID field holding the thread key"
+    if target is None:
+        yield ("target",), f"{need} (target.key_field)"
+    elif isinstance(target, dict) and "key_field" not in target:
+        yield ("target", "key_field"), need
 
 
 def _duplicate_statuses(data: dict[str, Any]) -> Iterator[Problem]:
@@ -413,6 +458,23 @@ def _build(data: dict[str, Any], source: str) -> Mapping:
         customer_value=CustomerValue(value["field"], value.get("tier_field")) if value else None,
         reply_field=reply["field"] if reply else None,
         description=data.get("description"),
+        target=_target(data["target"]) if "target" in data else None,
+    )
+
+
+def _target(data: dict[str, Any]) -> TargetSpec:
+    followup = data.get("followup", {})
+    return TargetSpec(
+        key_field=data.get("key_field"),
+        status_field=data.get("status_field", "Status"),
+        number_field=data.get("number_field", "CaseNumber"),
+        followup=FollowupSpec(
+            object=followup.get("object", "CaseComment"),
+            parent_field=followup.get("parent_field", "ParentId"),
+            body_field=followup.get("body_field", "CommentBody"),
+            fields=dict(followup.get("fields", {})),
+        ),
+        social_posts=bool(data.get("social_posts", False)),
     )
 
 

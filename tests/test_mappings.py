@@ -241,7 +241,8 @@ BAD_MAPPINGS: list[tuple[str, str]] = [
     (
         "bad_unknown_key.yaml",
         "12: lifecyle: unknown key; expected one of connector, create_unmatched, customer_match, "
-        "customer_value, description, fields, lifecycle, object, reply, status_map, version, writable_fields",
+        "customer_value, description, fields, lifecycle, object, reply, status_map, target, version, "
+        "writable_fields",
     ),
     ("bad_missing_version.yaml", "2: version: required key is missing"),
     ("bad_wrong_version.yaml", "2: version: must be 1, not 2"),
