@@ -115,9 +115,10 @@ def comment_delivery(n: int, now: int) -> Delivery:
         "parent_id": post_id,
         "verb": "add",
     }
-    envelope = {"object": "page", "entry": [{"id": PAGE_ID, "time": now, "changes": [
-        {"field": "feed", "value": value}
-    ]}]}
+    envelope = {
+        "object": "page",
+        "entry": [{"id": PAGE_ID, "time": now, "changes": [{"field": "feed", "value": value}]}],
+    }
     # ensure_ascii, as Meta sends it (\u00e1 escapes); signed over these exact bytes.
     body = json.dumps(envelope, separators=(",", ":")).encode()
     return body, {**sign_meta(body, APP_SECRET), "Content-Type": "application/json"}
@@ -143,10 +144,24 @@ class Server:
         self.port = free_port()
         self.log_path = log_dir / f"{name}.log"
         self.command = [
-            sys.executable, "-m", "gunicorn", app_spec,
-            "--bind", f"{HOST}:{self.port}",
-            "--workers", str(args.workers), "--threads", str(args.threads), "--worker-class", "gthread",
-            "--chdir", str(ROOT), "--log-level", "warning", "--graceful-timeout", "5",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            app_spec,
+            "--bind",
+            f"{HOST}:{self.port}",
+            "--workers",
+            str(args.workers),
+            "--threads",
+            str(args.threads),
+            "--worker-class",
+            "gthread",
+            "--chdir",
+            str(ROOT),
+            "--log-level",
+            "warning",
+            "--graceful-timeout",
+            "5",
         ]
         self.env = env
         self.process: subprocess.Popen[bytes] | None = None
@@ -236,8 +251,12 @@ class Client:
 
 
 def run_load(
-    target: str, port: int, deliveries: Sequence[Delivery], args: argparse.Namespace,
-    deadline: float, stop: threading.Event,
+    target: str,
+    port: int,
+    deliveries: Sequence[Delivery],
+    args: argparse.Namespace,
+    deadline: float,
+    stop: threading.Event,
 ) -> Result:
     """Send every delivery once with ``args.concurrency`` threads; stop early at the deadline."""
     parts = [Result(target) for _ in range(args.concurrency)]
@@ -289,23 +308,63 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "gunicorn on 127.0.0.1, and verify that no delivery is lost.",
         epilog="Exit status 0: no request failed and the database holds every acknowledged delivery.",
     )
-    parser.add_argument("--requests", type=int, default=3000, metavar="N",
-                        help=f"measured requests per target, in {ROUNDS} rounds (default %(default)s)")
-    parser.add_argument("--concurrency", type=int, default=8, metavar="C",
-                        help="client threads, each with one keep-alive connection (default %(default)s)")
-    parser.add_argument("--warmup", type=int, default=200, metavar="N",
-                        help="unmeasured requests per target before the rounds (default %(default)s)")
-    parser.add_argument("--workers", type=int, default=2, metavar="W",
-                        help="gunicorn workers per server (default %(default)s)")
-    parser.add_argument("--threads", type=int, default=4, metavar="T",
-                        help="gunicorn gthread threads per worker (default %(default)s)")
-    parser.add_argument("--timeout", type=float, default=10.0, metavar="S",
-                        help="timeout of each request in seconds (default %(default)s)")
-    parser.add_argument("--max-seconds", type=float, default=300.0, metavar="S",
-                        help="hard limit for the whole load; rounds stop early past it (default %(default)s)")
-    parser.add_argument("--postgres", metavar="ADMIN_URL", nargs="?", const=PG_ADMIN_URL,
-                        help="store in a temporary PostgreSQL database created through ADMIN_URL "
-                        f"(default {PG_ADMIN_URL}) instead of a temporary SQLite file")
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=3000,
+        metavar="N",
+        help=f"measured requests per target, in {ROUNDS} rounds (default %(default)s)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=8,
+        metavar="C",
+        help="client threads, each with one keep-alive connection (default %(default)s)",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=200,
+        metavar="N",
+        help="unmeasured requests per target before the rounds (default %(default)s)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        metavar="W",
+        help="gunicorn workers per server (default %(default)s)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=4,
+        metavar="T",
+        help="gunicorn gthread threads per worker (default %(default)s)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="timeout of each request in seconds (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="hard limit for the whole load; rounds stop early past it (default %(default)s)",
+    )
+    parser.add_argument(
+        "--postgres",
+        metavar="ADMIN_URL",
+        nargs="?",
+        const=PG_ADMIN_URL,
+        help="store in a temporary PostgreSQL database created through ADMIN_URL "
+        f"(default {PG_ADMIN_URL}) instead of a temporary SQLite file",
+    )
     args = parser.parse_args(argv)
     for name in ("requests", "concurrency", "workers", "threads"):
         if getattr(args, name) < 1:
@@ -398,10 +457,13 @@ def _run(args: argparse.Namespace, servers: dict[str, Server], url: str, stop: t
         server.start()
     for server in servers.values():
         server.wait_ready()
-    print(f"servers up on {HOST}: bare :{servers['bare'].port}, app :{servers['app'].port} "
-          f"(gunicorn gthread, --workers {args.workers} --threads {args.threads}); "
-          f"concurrency {args.concurrency}, {per_round * ROUNDS} measured requests per target "
-          f"in {ROUNDS} rounds, request timeout {args.timeout:g} s", flush=True)
+    print(
+        f"servers up on {HOST}: bare :{servers['bare'].port}, app :{servers['app'].port} "
+        f"(gunicorn gthread, --workers {args.workers} --threads {args.threads}); "
+        f"concurrency {args.concurrency}, {per_round * ROUNDS} measured requests per target "
+        f"in {ROUNDS} rounds, request timeout {args.timeout:g} s",
+        flush=True,
+    )
 
     deadline = time.monotonic() + args.max_seconds
     totals = {name: Result(name) for name in servers}
@@ -423,15 +485,20 @@ def _run(args: argparse.Namespace, servers: dict[str, Server], url: str, stop: t
             if name == "app":
                 app_acknowledged += result.ok
                 app_sent += result.sent
-            print(f"round {round_number + 1}  {name:<4}  {result.sent:>6} requests  "
-                  f"{result.errors:>4} errors  {result.throughput:>8.1f} req/s", flush=True)
+            print(
+                f"round {round_number + 1}  {name:<4}  {result.sent:>6} requests  "
+                f"{result.errors:>4} errors  {result.throughput:>8.1f} req/s",
+                flush=True,
+            )
     cut_short = time.monotonic() > deadline
 
     print()
     print(f"{'target':<8}{'requests':>10}{'errors':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
     for result in totals.values():
-        print(f"{result.target:<8}{result.sent:>10}{result.errors:>8}{result.throughput:>10.1f}"
-              f"{result.percentile(50):>9.2f}{result.percentile(99):>9.2f}")
+        print(
+            f"{result.target:<8}{result.sent:>10}{result.errors:>8}{result.throughput:>10.1f}"
+            f"{result.percentile(50):>9.2f}{result.percentile(99):>9.2f}"
+        )
     for result in totals.values():
         for sample in result.error_samples:
             print(f"  {result.target} error: {sample}")
@@ -451,13 +518,17 @@ def _run(args: argparse.Namespace, servers: dict[str, Server], url: str, stop: t
     errors = sum(result.errors for result in totals.values())
     if app_sent == app_acknowledged:
         exact = stored == app_acknowledged
-        print(f"database: {stored} interactions stored for {app_acknowledged} acknowledged deliveries "
-              f"({app_sent} sent, warm-up included): {'exact, nothing lost' if exact else 'MISMATCH'}")
+        print(
+            f"database: {stored} interactions stored for {app_acknowledged} acknowledged deliveries "
+            f"({app_sent} sent, warm-up included): {'exact, nothing lost' if exact else 'MISMATCH'}"
+        )
     else:
         # A failed request may or may not have been stored; every acknowledged one must be.
         exact = app_acknowledged <= stored <= app_sent
-        print(f"database: {stored} interactions stored; {app_acknowledged} acknowledged, {app_sent} sent: "
-              f"{'every acknowledged delivery is stored' if exact else 'MISMATCH'}")
+        print(
+            f"database: {stored} interactions stored; {app_acknowledged} acknowledged, {app_sent} sent: "
+            f"{'every acknowledged delivery is stored' if exact else 'MISMATCH'}"
+        )
     return 0 if exact and errors == 0 else 1
 
 

@@ -15,6 +15,7 @@ import click
 from connector.config import ENV_VAR, Config, ConfigError, load_config
 from connector.runtime import Runtime
 from connector.store import Store
+from mappings import Mapping
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -122,6 +123,49 @@ def dispatch(config_path: str | None, timeout: float) -> None:
 
     handled = Dispatcher(_runtime(config_path)).run_until_idle(timeout)
     click.echo(f"{handled} job(s) handled")
+
+
+@main.group()
+def sync() -> None:
+    """Bring ticket status back from desks."""
+
+
+@sync.command("poll")
+@config_option
+@click.option(
+    "--desk", "desks", multiple=True, help="Only this desk (repeatable). Default: every polled desk."
+)
+@click.option("--no-sync", is_flag=True, help="Only record the changes; a running `serve` will reply.")
+def sync_poll(config_path: str | None, desks: tuple[str, ...], no_sync: bool) -> None:
+    """Read status changes since the stored watermark, for desks that cannot call us back."""
+    from connector.crm.base import ConnectorError
+    from connector.dispatcher import Dispatcher
+    from connector.poll import poll_desk, pollable_desks
+
+    runtime = _runtime(config_path)
+    try:
+        names = pollable_desks(runtime, desks)
+    except KeyError as exc:
+        raise click.ClickException(f"no such desk: {exc.args[0]}") from None
+    if not names:
+        click.echo("no desk to poll (the local desk records its status changes itself)")
+        return
+    failed = []
+    for name in names:
+        try:
+            result = poll_desk(runtime, name)
+        except ConnectorError as exc:
+            failed.append(name)
+            click.echo(f"{name}: {exc}", err=True)
+            continue
+        click.echo(
+            f"{name}: {result.read} change(s) read, {result.recorded} new, watermark {result.watermark}"
+        )
+    if not no_sync:
+        handled = Dispatcher(runtime).run_until_idle()
+        click.echo(f"{handled} job(s) handled")
+    if failed:
+        raise click.ClickException(f"polling failed for {', '.join(failed)}")
 
 
 # --- tickets ---------------------------------------------------------------------------
@@ -289,22 +333,47 @@ def mappings() -> None:
 
 @mappings.command("validate")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-def mappings_validate(files: tuple[str, ...]) -> None:
+@click.option(
+    "--live", is_flag=True, help="Also check the fields against the desk's describe (Salesforce mappings)."
+)
+@config_option
+def mappings_validate(files: tuple[str, ...], live: bool, config_path: str | None) -> None:
     """Validate mapping files against the schema; print file:line: key: problem."""
     from mappings import MappingError, load_mapping, resolve_mapping_path
 
     failed = False
     for name in files:
         try:
-            load_mapping(resolve_mapping_path(name, Path.cwd()))
+            path = resolve_mapping_path(name, Path.cwd())
+            mapping = load_mapping(path)
         except MappingError as exc:
             failed = True
             for problem in exc.problems:
                 click.echo(problem, err=True)
             continue
+        if live and mapping.connector == "salesforce":
+            problems = _live_problems(config_path, mapping, path)
+            failed = failed or bool(problems)
+            for problem in problems:
+                click.echo(f"{name}: {problem}", err=True)
+            if problems:
+                continue
+        elif live:
+            click.echo(f"{name}: no live check for connector {mapping.connector}")
         click.echo(f"{name}: ok")
     if failed:
         sys.exit(1)
+
+
+def _live_problems(config_path: str | None, mapping: Mapping, path: Path) -> list[str]:
+    """Describe-based problems of a Salesforce mapping on the configured org."""
+    from connector.crm.base import ConnectorError
+    from connector.crm.salesforce_describe import check_mapping_live
+
+    try:
+        return check_mapping_live(_load(config_path), mapping, path)
+    except (ConfigError, ConnectorError) as exc:
+        raise click.ClickException(f"{path}: live check failed: {exc}") from None
 
 
 @mappings.command("preview")

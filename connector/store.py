@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, select, update
 
 from connector.db import insert_ignore
-from connector.model import Author, InboundBatch, Interaction, Triage, utcnow
+from connector.model import Author, InboundBatch, Interaction, StatusChange, Triage, utcnow
 from connector.outbox import JOB_PROCESS, JOB_SYNC, DeadLetter, Job, OutboxStore, backoff_delay, enqueue
 from connector.schema import dead_letters, interactions, outbox, raw_events
 from connector.store_links import LinkStore, Reply, ThreadLink
@@ -167,6 +167,36 @@ class Store(OutboxStore, LinkStore):
                         {"occurred_at": removal.occurred_at.isoformat()},
                     )
         return IngestResult(raw_id, new, duplicates, own, edited, removed)
+
+    def record_status_delivery(
+        self,
+        source: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        changes: Sequence[tuple[str, StatusChange]],
+        summary: Mapping[str, Any],
+    ) -> int:
+        """Store a desk's status delivery and its changes in ONE transaction; return how many are new.
+
+        The desk is acknowledged only after this commits, and every change is idempotent
+        on its event id, so redeliveries are harmless.
+        """
+        now = utcnow()
+        kept = {k.lower(): v for k, v in headers.items() if k.lower() not in _DROPPED_HEADERS}
+        with self.write() as conn:
+            conn.execute(
+                raw_events.insert().values(
+                    source=source,
+                    delivery_id=None,
+                    received_at=now,
+                    headers=kept,
+                    body=body.decode("utf-8", errors="replace"),
+                    summary=dict(summary),
+                )
+            )
+            return sum(
+                self.record_status_change_in(conn, desk, change) is not None for desk, change in changes
+            )
 
     def _insert_interaction(
         self, conn: Connection, item: Interaction, raw_id: int, now: datetime

@@ -278,8 +278,9 @@ def test_signed_x_mention_is_acknowledged(client: FlaskClient) -> None:
     assert_documented("POST", "/webhooks/x", response, 200)
     assert response.get_json() == {"status": "ok", "new": 1, "duplicates": 0}
 
-    unsupported = client.post("/webhooks/x", data=body, headers={**sign_x(body, X_CONSUMER_SECRET),
-                                                                  "Content-Type": "text/plain"})
+    unsupported = client.post(
+        "/webhooks/x", data=body, headers={**sign_x(body, X_CONSUMER_SECRET), "Content-Type": "text/plain"}
+    )
     assert_documented("POST", "/webhooks/x", unsupported, 415)
 
 
@@ -323,12 +324,19 @@ def test_api_lists_resolves_and_lists_replies(client: FlaskClient, store: Store)
     blank = client.post(f"/api/tickets/{ticket_id}/resolve", json={"note": "  "}, headers=auth)
     assert_documented("POST", path, blank, 400)
 
-    store.reserve_reply({
-        "status_change_id": change_id, "desk": "support", "ticket_id": ticket_id,
-        "platform": interaction["platform"], "in_reply_to": interaction["external_id"],
-        "thread_key": interaction["thread_key"], "text": "We have refunded you.", "mode": "dry-run",
-        "channel": "public",
-    })
+    store.reserve_reply(
+        {
+            "status_change_id": change_id,
+            "desk": "support",
+            "ticket_id": ticket_id,
+            "platform": interaction["platform"],
+            "in_reply_to": interaction["external_id"],
+            "thread_key": interaction["thread_key"],
+            "text": "We have refunded you.",
+            "mode": "dry-run",
+            "channel": "public",
+        }
+    )
     replies = client.get("/api/replies", headers=auth)
     assert_documented("GET", "/api/replies", replies, 200)
     assert [reply["status_change_id"] for reply in replies.get_json()] == [change_id]
@@ -354,18 +362,24 @@ def _open_ticket(client: FlaskClient, store: Store) -> tuple[str, dict[str, Any]
     )
     (ref,) = LocalDesk(store, "support").upsert_tickets([draft])
     return ref.ticket_id, {
-        "platform": stored.platform, "external_id": stored.external_id, "thread_key": stored.thread_key
+        "platform": stored.platform,
+        "external_id": stored.external_id,
+        "thread_key": stored.thread_key,
     }
 
 
-@pytest.mark.parametrize(("method", "url", "status", "code"), [
-    ("GET", "/nowhere", 404, "not_found"),
-    ("DELETE", "/webhooks/meta", 405, "method_not_allowed"),
-    ("POST", "/webhooks/meta", 415, "unsupported_media_type"),
-    ("POST", "/webhooks/x", 415, "unsupported_media_type"),
-])
-def test_http_layer_errors_use_the_envelope(client: FlaskClient, method: str, url: str, status: int,
-                                            code: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "url", "status", "code"),
+    [
+        ("GET", "/nowhere", 404, "not_found"),
+        ("DELETE", "/webhooks/meta", 405, "method_not_allowed"),
+        ("POST", "/webhooks/meta", 415, "unsupported_media_type"),
+        ("POST", "/webhooks/x", 415, "unsupported_media_type"),
+    ],
+)
+def test_http_layer_errors_use_the_envelope(
+    client: FlaskClient, method: str, url: str, status: int, code: str
+) -> None:
     response = client.open(url, method=method, data=b"x", headers={"Content-Type": "text/plain"})
     assert response.status_code == status
     jsonschema.validate(response.get_json(), SPEC["components"]["schemas"]["Error"])
@@ -381,11 +395,14 @@ def _generic(**changes: Any) -> bytes:
     return json.dumps({**_REVIEW, **changes}).encode()
 
 
-@pytest.mark.parametrize("body", [
-    pytest.param(_generic(created_at="9999-12-31T23:59:59-01:00"), id="created_at-past-year-9999-in-utc"),
-    pytest.param(_generic(created_at="0001-01-01T00:00:00+01:00"), id="created_at-before-year-1-in-utc"),
-    pytest.param(_generic(text="\ud800"), id="lone-surrogate-in-text"),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(_generic(created_at="9999-12-31T23:59:59-01:00"), id="created_at-past-year-9999-in-utc"),
+        pytest.param(_generic(created_at="0001-01-01T00:00:00+01:00"), id="created_at-before-year-1-in-utc"),
+        pytest.param(_generic(text="\ud800"), id="lone-surrogate-in-text"),
+    ],
+)
 def test_signed_generic_edge_cases_are_refused_not_crashed(client: FlaskClient, body: bytes) -> None:
     headers = sign_standard_webhook(body, GENERIC_SECRET, f"msg_{uuid.uuid4().hex}")
     response = post_signed(client, f"/webhooks/generic/{GENERIC_SOURCE}", body, headers)
@@ -399,6 +416,9 @@ def test_signed_meta_comment_with_a_lone_surrogate_is_refused_not_crashed(client
 
 
 def test_resolve_an_out_of_range_ticket_id_is_not_found(client: FlaskClient) -> None:
-    response = client.post("/api/tickets/99999999999999999999/resolve", json={"note": "done"},
-                           headers={"Authorization": f"Bearer {API_TOKEN}"})
+    response = client.post(
+        "/api/tickets/99999999999999999999/resolve",
+        json={"note": "done"},
+        headers={"Authorization": f"Bearer {API_TOKEN}"},
+    )
     assert_documented("POST", "/api/tickets/{ticket_id}/resolve", response, 404)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app, jsonify
@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from connector.config import Config, config_from_dict, load_config
 from connector.store import Store
+from mappings import Mapping, load_mapping, resolve_mapping_path
 from webhooks.errors import WebhookError
 
 log = logging.getLogger("ventanilla.webhooks")
@@ -23,6 +24,14 @@ class AppState:
 
     config: Config
     store: Store
+    mappings: dict[str, Mapping] = field(default_factory=dict)
+
+    def mapping(self, desk: str) -> Mapping:
+        """The desk's mapping, loaded (and validated) once."""
+        if desk not in self.mappings:
+            name = self.config.desk(desk).mapping
+            self.mappings[desk] = load_mapping(resolve_mapping_path(name, self.config.base_dir))
+        return self.mappings[desk]
 
 
 def app_state() -> AppState:
@@ -54,9 +63,10 @@ def _register_blueprints(app: Flask) -> None:
     from webhooks.generic import blueprint as generic
     from webhooks.health import blueprint as health
     from webhooks.meta import blueprint as meta
+    from webhooks.salesforce import blueprint as salesforce
     from webhooks.x import blueprint as x
 
-    for blueprint in (health, meta, x, generic, api):
+    for blueprint in (health, meta, x, generic, salesforce, api):
         app.register_blueprint(blueprint)
 
 

@@ -58,4 +58,3 @@ class PayloadTooLargeError(WebhookError):
 class UnsupportedMediaTypeError(WebhookError):
     status_code = 415
     code = "unsupported_media_type"
-
