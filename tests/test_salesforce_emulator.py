@@ -775,14 +775,11 @@ def test_create_validation(
 
 def test_unique_external_id_rejects_duplicates_on_create(sf: Salesforce) -> None:
     key = tag()
-    first = sobject(sf, "Case").create({"Subject": "one", "Ventanilla_Thread_Key__c": key})["id"]
+    first = sobject(sf, "Case").create({"Subject": "one", "Social_Post_Id__c": key})["id"]
     with pytest.raises(SalesforceMalformedRequest) as excinfo:
-        sobject(sf, "Case").create(
-            {"Subject": "two", "Ventanilla_Thread_Key__c": key.upper()}
-        )  # case-insensitive
+        sobject(sf, "Case").create({"Subject": "two", "Social_Post_Id__c": key.upper()})  # case-insensitive
     assert error_of(excinfo) == {
-        "message": f"duplicate value found: Ventanilla_Thread_Key__c duplicates value "
-        f"on record with id: {first}",
+        "message": f"duplicate value found: Social_Post_Id__c duplicates value on record with id: {first}",
         "errorCode": "DUPLICATE_VALUE",
         "fields": [],
     }
@@ -790,29 +787,24 @@ def test_unique_external_id_rejects_duplicates_on_create(sf: Salesforce) -> None
 
 def test_upsert_created_updated_and_ambiguous(emulator: SalesforceEmulator, sf: Salesforce) -> None:
     key = "tw-" + tag() + "/reply"  # a slash survives format_external_id's quoting
-    path = format_external_id("Ventanilla_Thread_Key__c", key)
+    path = format_external_id("Social_Post_Id__c", key)
     created = sobject(sf, "Case").upsert(
         path, {"Subject": "X mention", "Origin": "Twitter"}, raw_response=True
     )
     assert created.status_code == 201
     case_id = created.json()["id"]
     assert created.json() == {"id": case_id, "success": True, "errors": [], "created": True}
-    assert emulator.records["Case"][case_id]["Ventanilla_Thread_Key__c"] == key
+    assert emulator.records["Case"][case_id]["Social_Post_Id__c"] == key
     updated = sobject(sf, "Case").upsert(path, {"Subject": "X mention (edited)"}, raw_response=True)
     assert (updated.status_code, updated.json()) == (
         200,
         {"id": case_id, "success": True, "errors": [], "created": False},
     )
-    assert (
-        sobject(sf, "Case").get_by_custom_id("Ventanilla_Thread_Key__c", key)["Subject"]
-        == "X mention (edited)"
-    )
+    assert sobject(sf, "Case").get_by_custom_id("Social_Post_Id__c", key)["Subject"] == "X mention (edited)"
     with pytest.raises(SalesforceMalformedRequest) as excinfo:
-        sobject(sf, "Case").upsert(path, {"Subject": "y", "Ventanilla_Thread_Key__c": key})
+        sobject(sf, "Case").upsert(path, {"Subject": "y", "Social_Post_Id__c": key})
     assert error_of(excinfo)["errorCode"] == "INVALID_FIELD"
-    emulator.add_record(
-        "Case", {"Subject": "clone", "Ventanilla_Thread_Key__c": key}
-    )  # seeding skips DML rules
+    emulator.add_record("Case", {"Subject": "clone", "Social_Post_Id__c": key})  # seeding skips DML rules
     with pytest.raises(SalesforceMoreThanOneRecord) as many:
         sobject(sf, "Case").upsert(path, {"Subject": "z"})
     urls: list[str] = many.value.content  # type: ignore[assignment]  # a 300 body is a list of record URLs
@@ -828,7 +820,7 @@ def test_upsert_before_api_46_answers_204_without_created(
     old = Salesforce(
         instance_url=emulator.instance_url, session_id=emulator.issue_token(), version="45.0", session=session
     )
-    path = format_external_id("Ventanilla_Thread_Key__c", tag())
+    path = format_external_id("Social_Post_Id__c", tag())
     created = sobject(old, "Case").upsert(path, {"Subject": "old api"}, raw_response=True)
     assert "created" not in created.json()
     assert sobject(old, "Case").upsert(path, {"Subject": "old api, again"}) == 204
@@ -841,19 +833,19 @@ def test_collections_upsert_mixed_success_and_all_or_none(
     emulator: SalesforceEmulator, sf: Salesforce
 ) -> None:
     existing_key = tag()
-    existing = emulator.add_record("Case", {"Subject": "old", "Ventanilla_Thread_Key__c": existing_key})
+    existing = emulator.add_record("Case", {"Subject": "old", "Social_Post_Id__c": existing_key})
     new_key, bad_key = tag(), tag()
     records = [
-        {"attributes": {"type": "Case"}, "Ventanilla_Thread_Key__c": existing_key, "Subject": "refreshed"},
+        {"attributes": {"type": "Case"}, "Social_Post_Id__c": existing_key, "Subject": "refreshed"},
         {
             "attributes": {"type": "Case"},
-            "Ventanilla_Thread_Key__c": new_key,
+            "Social_Post_Id__c": new_key,
             "Subject": "new",
             "Origin": "Web",
         },
-        {"attributes": {"type": "Case"}, "Ventanilla_Thread_Key__c": bad_key, "Origin": "Facebook Page"},
+        {"attributes": {"type": "Case"}, "Social_Post_Id__c": bad_key, "Origin": "Facebook Page"},
     ]
-    url = "composite/sobjects/Case/Ventanilla_Thread_Key__c"
+    url = "composite/sobjects/Case/Social_Post_Id__c"
     results = rest(sf, url, method="PATCH", json={"allOrNone": False, "records": records})
     assert results[0] == {"id": existing, "success": True, "errors": [], "created": False}
     assert results[1]["success"] is True and results[1]["created"] is True
@@ -871,7 +863,7 @@ def test_collections_upsert_mixed_success_and_all_or_none(
 
     rollback_key = tag()
     records[0]["Subject"] = "should not stick"
-    records[1]["Ventanilla_Thread_Key__c"] = rollback_key
+    records[1]["Social_Post_Id__c"] = rollback_key
     results = rest(sf, url, method="PATCH", json={"allOrNone": True, "records": records})
     rolled = {
         "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
@@ -882,18 +874,16 @@ def test_collections_upsert_mixed_success_and_all_or_none(
     assert results[:2] == [{"success": False, "errors": [rolled]}] * 2
     assert results[2]["errors"][0]["statusCode"] == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
     assert emulator.records["Case"][existing]["Subject"] == "refreshed"
-    assert emulator.find("Case", Ventanilla_Thread_Key__c=rollback_key) == []
+    assert emulator.find("Case", Social_Post_Id__c=rollback_key) == []
 
 
 def test_collections_upsert_duplicate_keys_in_one_batch(sf: Salesforce) -> None:
     key = tag()
     records = [
-        {"attributes": {"type": "Case"}, "Ventanilla_Thread_Key__c": k, "Subject": "dup"}
+        {"attributes": {"type": "Case"}, "Social_Post_Id__c": k, "Subject": "dup"}
         for k in (key, key.upper(), tag())
     ]
-    results = rest(
-        sf, "composite/sobjects/Case/Ventanilla_Thread_Key__c", method="PATCH", json={"records": records}
-    )
+    results = rest(sf, "composite/sobjects/Case/Social_Post_Id__c", method="PATCH", json={"records": records})
     assert [r["success"] for r in results] == [False, False, True]
     assert results[0]["errors"][0]["statusCode"] == "DUPLICATE_EXTERNAL_ID"
 
@@ -1102,7 +1092,7 @@ def test_describe_case(emulator: SalesforceEmulator, sf: Salesforce) -> None:
     assert {"Twitter", "Facebook", "Instagram", "Social"} <= {v["value"] for v in origin["picklistValues"]}
     assert all(v["active"] for v in origin["picklistValues"])
     assert (fields["CaseNumber"]["createable"], fields["CaseNumber"]["updateable"]) == (False, False)
-    key = fields["Ventanilla_Thread_Key__c"]
+    key = fields["Social_Post_Id__c"]
     assert (key["externalId"], key["unique"], key["type"], key["length"]) == (True, True, "string", 255)
     assert (
         fields["ContactId"]["referenceTo"] == ["Contact"]

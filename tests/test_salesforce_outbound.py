@@ -76,7 +76,7 @@ def test_a_closed_case_is_acknowledged_and_queued_for_one_reply(tmp_path: Path, 
         sync_jobs = conn.execute(
             select(func.count()).select_from(outbox).where(outbox.c.kind == JOB_SYNC)
         ).scalar()
-    assert [tuple(row) for row in changes] == [(CASE_ID, "closed")]  # the second Case is not ours
+    assert [tuple(row) for row in changes] == [(CASE_ID, "resolved")]  # the second Case is not ours
     assert sync_jobs == 1
     assert count(sf_store, raw_events) == 3
 

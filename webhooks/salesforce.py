@@ -91,5 +91,8 @@ def _status_change(state: AppState, notification: Notification) -> tuple[str, St
             "Case %s: status %r is not in the %s mapping's status_map", case_id, desk_status, link.desk
         )
         return None
+    number = notification.fields.get(mapping.target.number_field if mapping.target else "CaseNumber")
+    if number and not link.ticket_number:
+        state.store.set_link_number(SYSTEM, case_id, number)  # saves a call when the reply is written
     change = StatusChange(SYSTEM, case_id, None, ours, None, utcnow(), notification.notification_id)
     return link.desk, change

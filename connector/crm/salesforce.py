@@ -134,7 +134,11 @@ class SalesforceConnector:
     # --- tickets -------------------------------------------------------------------------
 
     def upsert_tickets(self, drafts: Sequence[TicketDraft]) -> list[TicketRef | RecordFailure]:
-        """Upsert Cases on the key field; then read their numbers in one query per chunk."""
+        """Upsert Cases on the key field, ≤ 200 a call.
+
+        The answers carry no CaseNumber; it is read when a reply needs it (one call per
+        resolution, see :meth:`ticket_number`), not here (one call per batch).
+        """
         if not drafts:
             return []
         with self.client.batch():
@@ -142,8 +146,6 @@ class SalesforceConnector:
             answers: list[dict[str, Any]] = []
             for chunk in chunked(drafts, self.settings.batch_size):
                 answers += self.client.collection("PATCH", path, [self._case(d) for d in chunk])
-            ids = [str(a["id"]) for a in answers if a.get("success") and a.get("id")]
-            numbers = self._numbers(ids)
             refs: list[TicketRef | RecordFailure] = []
             for answer in answers:
                 failure = record_failure(answer)
@@ -151,19 +153,17 @@ class SalesforceConnector:
                     refs.append(failure)
                     continue
                 case_id = str(answer["id"])
-                number, status = numbers.get(case_id, (None, None))
-                refs.append(
-                    TicketRef(
-                        SYSTEM,
-                        case_id,
-                        number,
-                        (self.mapping.status_for(status) if status else None) or "open",
-                        f"{self.client.instance_url}/{case_id}",
-                    )
-                )
+                refs.append(TicketRef(SYSTEM, case_id, None, "open", f"{self.client.instance_url}/{case_id}"))
             if self.target.social_posts:
                 refs = self._post_first_interactions(drafts, refs)
             return refs
+
+    def ticket_number(self, ticket_id: str) -> str | None:
+        """The Case's number (e.g. 00001026), quoted to the customer in the reply."""
+        field = self.target.number_field
+        with self.client.batch():
+            rows = self.client.query_all(by_ids(self.object, [field], [ticket_id]))
+        return str(rows[0][field]) if rows and rows[0].get(field) else None
 
     def _case(self, draft: TicketDraft) -> dict[str, Any]:
         record: dict[str, Any] = {"attributes": {"type": self.object}, **draft.fields}
@@ -179,15 +179,6 @@ class SalesforceConnector:
         # Collections upserts carry the external id in each record (unlike single upserts).
         record[self.key_field] = draft.external_key
         return record
-
-    def _numbers(self, ids: list[str]) -> dict[str, tuple[str | None, str | None]]:
-        """Case number and status per id (the upsert answer carries neither)."""
-        numbers: dict[str, tuple[str | None, str | None]] = {}
-        fields = [self.target.number_field, self.target.status_field]
-        for chunk in chunked(sorted(set(ids)), self.settings.query_chunk):
-            for row in self.client.query_all(by_ids(self.object, fields, chunk)):
-                numbers[str(row["Id"])] = (row.get(fields[0]), row.get(fields[1]))
-        return numbers
 
     def _post_first_interactions(
         self, drafts: Sequence[TicketDraft], refs: list[TicketRef | RecordFailure]

@@ -87,7 +87,7 @@ def default_schema() -> dict[str, SObjectDef]:
         _text("SuppliedName", "Web Name", 80),
         _text("Language__c", "Language"),
         FieldDef("Permalink__c", "url", "Permalink", length=255),
-        _text("Ventanilla_Thread_Key__c", "Ventanilla Thread Key", external_id=True, unique=True),
+        _text("Social_Post_Id__c", "Ventanilla Thread Key", external_id=True, unique=True),
         _text("Channel__c", "Channel"),
         _long_text("Triage__c", "Triage", 32768),
     )
