@@ -641,20 +641,20 @@ def tweet(tweet_id: str, text: str, user_id: str, screen_name: str, reply_to: st
     )
 
 
+def social_desk_config(tmp_path: Path, emulator: SalesforceEmulator) -> dict[str, Any]:
+    """A configuration with one Salesforce desk ("social") on the emulator."""
+    desk = {
+        "name": "social",
+        "connector": "salesforce",
+        "connection": "salesforce",
+        "mapping": "salesforce.yaml",
+    }
+    return base_config(tmp_path, desks=[desk], connections={"salesforce": connection(emulator)})
+
+
 @pytest.fixture
 def sf_runtime(tmp_path: Path, emulator: SalesforceEmulator) -> Iterator[tuple[Runtime, FlaskClient]]:
-    data = base_config(
-        tmp_path,
-        desks=[
-            {
-                "name": "social",
-                "connector": "salesforce",
-                "connection": "salesforce",
-                "mapping": "salesforce.yaml",
-            }
-        ],
-        connections={"salesforce": connection(emulator)},
-    )
+    data = social_desk_config(tmp_path, emulator)
     config = config_from_dict(data, base_dir=str(tmp_path))
     store = Store(config.database_url)
     store.create_schema()
@@ -770,18 +770,7 @@ def test_sync_poll_reads_closed_cases_from_the_watermark_and_replies_once(
     Dispatcher(runtime).run_until_idle()
     (case,) = emulator.records["Case"].values()
     config_file = tmp_path / "ventanilla.yaml"
-    data = base_config(
-        tmp_path,
-        desks=[
-            {
-                "name": "social",
-                "connector": "salesforce",
-                "connection": "salesforce",
-                "mapping": "salesforce.yaml",
-            }
-        ],
-        connections={"salesforce": connection(emulator)},
-    )
+    data = social_desk_config(tmp_path, emulator)
     config_file.write_text(yaml.safe_dump(data), encoding="utf-8")
     first = CliRunner().invoke(main, ["sync", "poll", "--config", str(config_file)])
     assert first.exit_code == 0, first.output
