@@ -284,12 +284,14 @@ def test_one_query_per_strategy_per_chunk_of_authors(store: Store, emulator: Sal
 
 
 def test_strategies_run_in_mapping_order_with_value_and_tier_through_relationships(
-    emulator: SalesforceEmulator, sf: SalesforceConnector
+    emulator: SalesforceEmulator, store: Store
 ) -> None:
-    account = emulator.add_record("Account", {"Name": "Acme", "AnnualRevenue": 250000})
-    by_persona = emulator.add_record(
-        "Contact", {"LastName": "Persona", "AccountId": account, "Tier__c": "gold"}
+    text = load_mapping_text_source().replace(
+        "  # tier_field: Account.Tier__c", "  tier_field: Account.Tier__c"
     )
+    sf = connector(store, emulator, load_mapping_text(text, "salesforce-with-tier.yaml"))
+    account = emulator.add_record("Account", {"Name": "Acme", "AnnualRevenue": 250000, "Tier__c": "gold"})
+    by_persona = emulator.add_record("Contact", {"LastName": "Persona", "AccountId": account})
     emulator.add_record(
         "SocialPersona",
         {"Name": "persona", "ParentId": by_persona, "Provider": "Twitter", "ExternalId": "11"},
@@ -322,6 +324,24 @@ def test_strategies_run_in_mapping_order_with_value_and_tier_through_relationshi
     assert found["x:11"] == Customer(
         "salesforce", by_persona, account, "Persona", None, 250000.0, "gold", "social_id", 1.0
     )
+
+
+def test_a_strategy_the_org_refuses_is_skipped_and_the_rest_still_match(
+    emulator: SalesforceEmulator, store: Store
+) -> None:
+    text = load_mapping_text_source().replace("field: Twitter_Handle__c", "field: Twitter_Handel__c")
+    sf = connector(store, emulator, load_mapping_text(text, "typo.yaml"))
+    by_mail = emulator.add_record("Contact", {"LastName": "Mail", "Email": "jane@example.com"})
+    found = sf.find_customers(
+        [
+            IdentifyRequest(x_author("12", handle="jane")),
+            IdentifyRequest(Author("x", "77"), emails=("jane@example.com",)),
+        ]
+    )
+    assert {k: c.customer_id for k, c in found.items()} == {"x:77": by_mail}
+    with store.engine.connect() as conn:
+        actions = [row.action for row in conn.execute(select(audit_log))]
+    assert "identify.strategy_failed" in actions
 
 
 def test_persona_ids_are_compared_per_network(emulator: SalesforceEmulator, sf: SalesforceConnector) -> None:

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from connector.crm.base import IdentifyRequest
+from connector.crm.base import IdentifyRequest, PermanentConnectorError
 from connector.crm.batching import chunked
 from connector.crm.local import normalize_handle, normalize_phone
 from connector.crm.salesforce_client import SalesforceClient
@@ -117,8 +117,14 @@ class CustomerFinder:
                 and (strategy.platforms is None or r.author.platform in strategy.platforms)
                 and (strategy.field != PERSONA or r.author.platform in PROVIDERS)
             ]
-            if pending:
+            if not pending:
+                continue
+            try:
                 found.update(self._run(strategy, pending))
+            except PermanentConnectorError as exc:
+                # A strategy the org refuses (a field or object it lacks) must not stop the
+                # Cases: they are created without a Contact, and the mapping is flagged.
+                self._strategy_failed(strategy, exc)
         if self.mapping.create_unmatched:
             found.update(self._create(r for r in requests if r.author.key not in found))
         return found
@@ -195,6 +201,22 @@ class CustomerFinder:
             tier=str(tier) if tier is not None else None,
             matched_by=kind,
             confidence=CONFIDENCE[kind],
+        )
+
+    def _strategy_failed(self, strategy: MatchStrategy, exc: PermanentConnectorError) -> None:
+        log.error(
+            "desk %s: strategy %s on %s refused by Salesforce, skipped (check the mapping with "
+            "`ventanilla mappings validate --live`): %s",
+            self.desk,
+            strategy.strategy,
+            strategy.field,
+            exc,
+        )
+        self.store.audit_event(
+            "salesforce",
+            "identify.strategy_failed",
+            f"{SYSTEM}:{self.desk}",
+            {"strategy": strategy.strategy, "field": strategy.field, "error": str(exc)},
         )
 
     def _ambiguous(self, request: IdentifyRequest, strategy: MatchStrategy, ids: list[str]) -> None:
