@@ -334,7 +334,9 @@ def mappings() -> None:
 @mappings.command("validate")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option(
-    "--live", is_flag=True, help="Also check the fields against the desk's describe (Salesforce mappings)."
+    "--live",
+    is_flag=True,
+    help="Also check the fields against the desk itself (Salesforce describe, HubSpot properties).",
 )
 @config_option
 def mappings_validate(files: tuple[str, ...], live: bool, config_path: str | None) -> None:
@@ -351,7 +353,7 @@ def mappings_validate(files: tuple[str, ...], live: bool, config_path: str | Non
             for problem in exc.problems:
                 click.echo(problem, err=True)
             continue
-        if live and mapping.connector == "salesforce":
+        if live and mapping.connector in LIVE_CHECKS:
             problems = _live_problems(config_path, mapping, path)
             failed = failed or bool(problems)
             for problem in problems:
@@ -365,10 +367,17 @@ def mappings_validate(files: tuple[str, ...], live: bool, config_path: str | Non
         sys.exit(1)
 
 
+LIVE_CHECKS = ("salesforce", "hubspot")
+
+
 def _live_problems(config_path: str | None, mapping: Mapping, path: Path) -> list[str]:
-    """Describe-based problems of a Salesforce mapping on the configured org."""
+    """Problems of a mapping on the configured org or portal (describe, or property definitions)."""
     from connector.crm.base import ConnectorError
-    from connector.crm.salesforce_describe import check_mapping_live
+
+    if mapping.connector == "hubspot":
+        from connector.crm.hubspot_properties import check_mapping_live
+    else:
+        from connector.crm.salesforce_describe import check_mapping_live
 
     try:
         return check_mapping_live(_load(config_path), mapping, path)

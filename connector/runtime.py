@@ -48,6 +48,13 @@ class Runtime:
             connection = self.config.desk(desk).connection or "salesforce"
             settings = load_settings(self.config.connections, connection, Path(self.config.base_dir))
             return SalesforceConnector(self.store, desk, mapping, settings)
+        if kind == "hubspot":
+            from connector.crm.hubspot import HubSpotConnector
+            from connector.crm.hubspot_settings import load_settings as load_hubspot_settings
+
+            connection = self.config.desk(desk).connection or "hubspot"
+            hubspot = load_hubspot_settings(self.config.connections, connection, Path(self.config.base_dir))
+            return HubSpotConnector(self.store, desk, mapping, hubspot)
         raise ConfigError(f"desks.{desk}.connector: {kind!r} is not available in this release yet")
 
     @cached_property

@@ -60,6 +60,7 @@ class MatchStrategy:
     strategy: str
     field: str | None = None
     platforms: tuple[str, ...] | None = None
+    unique: bool = False  # the field holds unique values (HubSpot reads by it instead of searching)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +73,13 @@ class CustomerValue:
 
 @dataclass(frozen=True, slots=True)
 class FollowupSpec:
-    """The desk object each follow-up message becomes (a CaseComment on Salesforce)."""
+    """The desk object each follow-up message becomes (a CaseComment on Salesforce, a note on HubSpot)."""
 
     object: str = "CaseComment"
     parent_field: str = "ParentId"
     body_field: str = "CommentBody"
     fields: dict[str, Any] = dataclass_field(default_factory=dict)
+    association_type_id: int | None = None  # HubSpot: the follow-up → ticket association type
 
 
 @dataclass(frozen=True, slots=True)
@@ -473,6 +475,7 @@ def _target(data: dict[str, Any]) -> TargetSpec:
             parent_field=followup.get("parent_field", "ParentId"),
             body_field=followup.get("body_field", "CommentBody"),
             fields=dict(followup.get("fields", {})),
+            association_type_id=followup.get("association_type_id"),
         ),
         social_posts=bool(data.get("social_posts", False)),
     )
@@ -496,4 +499,9 @@ def _field_spec(name: str, spec: dict[str, Any]) -> FieldSpec:
 
 def _strategy(item: dict[str, Any]) -> MatchStrategy:
     platforms: Sequence[str] | None = item.get("platforms")
-    return MatchStrategy(item["strategy"], item.get("field"), tuple(platforms) if platforms else None)
+    return MatchStrategy(
+        item["strategy"],
+        item.get("field"),
+        tuple(platforms) if platforms else None,
+        bool(item.get("unique", False)),
+    )

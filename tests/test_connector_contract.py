@@ -22,8 +22,11 @@ from connector.model import Author, Interaction, TicketRef
 from connector.schema import local_ticket_entries
 from connector.store import Store
 from mappings import Mapping, load_mapping
+from tests.emulators.hubspot import HubSpotEmulator
 from tests.emulators.salesforce import SalesforceEmulator
 from tests.emulators.tls import make_tls
+from tests.hubspot_support import TOKEN
+from tests.hubspot_support import connector as hubspot_connector
 from tests.salesforce_support import CLIENT_ID, CLIENT_SECRET, draft, interaction
 from tests.salesforce_support import connector as salesforce_connector
 
@@ -154,7 +157,53 @@ class SalesforceFactory(DeskFactory):
         self.emulator.stop()
 
 
-FACTORIES: list[type[DeskFactory]] = [LocalFactory, SalesforceFactory]
+class HubSpotFactory(DeskFactory):
+    mapping_name = "hubspot.yaml"
+    # Contact properties of the shipped mapping, per platform and identity.
+    SOCIAL_PROPERTIES: ClassVar[dict[tuple[str, str], str]] = {
+        ("x", "id"): "ventanilla_social_id",
+        ("facebook", "id"): "facebook_id",
+        ("x", "handle"): "twitterhandle",
+        ("instagram", "handle"): "instagram_handle",
+    }
+
+    def __init__(self, store: Store, tmp_path: Path) -> None:
+        super().__init__(store, tmp_path)
+        self.emulator = HubSpotEmulator(make_tls(tmp_path)).start()
+        self.emulator.add_token(TOKEN)
+
+    def connector(self) -> Connector:
+        return hubspot_connector(self.store, self.emulator, self.mapping)
+
+    def seed_customer(
+        self, platform: str, user_id: str | None = None, handle: str | None = None, email: str | None = None
+    ) -> str:
+        properties: dict[str, Any] = {"firstname": "Seeded", "email": email}
+        if user_id:
+            properties[self.SOCIAL_PROPERTIES[(platform, "id")]] = user_id
+        if handle:
+            properties[self.SOCIAL_PROPERTIES[(platform, "handle")]] = normalize_handle(handle)
+        return self.emulator.add_record("contacts", {k: v for k, v in properties.items() if v is not None})
+
+    def close_ticket(self, ticket_id: str) -> None:
+        self.emulator.update_record("tickets", ticket_id, {"hs_pipeline_stage": "4"})
+
+    def ticket_status(self, ticket_id: str) -> str | None:
+        return self.mapping.status_for(self.emulator.records["tickets"][ticket_id]["hs_pipeline_stage"])
+
+    def entries_for(self, ticket_id: str, item: Interaction) -> int:
+        notes = self.emulator.records["notes"]
+        return sum(
+            1
+            for note_id, _ in self.emulator.associations("tickets", ticket_id, "notes")
+            if marker_for(item) in notes[note_id]["hs_note_body"]
+        )
+
+    def stop(self) -> None:
+        self.emulator.stop()
+
+
+FACTORIES: list[type[DeskFactory]] = [LocalFactory, SalesforceFactory, HubSpotFactory]
 
 
 @pytest.fixture(params=FACTORIES, ids=lambda f: f.mapping_name.removesuffix(".yaml"))

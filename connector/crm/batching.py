@@ -13,7 +13,14 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
 
 from connector.crm.base import ConnectorError
 from connector.model import parse_datetime, utcnow
@@ -23,7 +30,15 @@ log = logging.getLogger("ventanilla.crm")
 
 
 class RetryableError(ConnectorError):
-    """A transient failure (timeout, connection reset, 5xx) worth retrying within the call."""
+    """A transient failure (timeout, connection reset, 5xx) worth retrying within the call.
+
+    ``retry_after_s`` is how long the desk asked us to wait (a ``Retry-After`` header, or
+    the window of the limit a 429 names); without it the backoff is exponential.
+    """
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class RateLimitedError(ConnectorError):
@@ -52,12 +67,20 @@ def call_with_retries(
     """Run ``call``, retrying :class:`RetryableError` with exponential backoff and jitter.
 
     Only errors the connector classified as transient are retried; after the last attempt
-    the error propagates and the dispatcher reschedules the whole job.
+    the error propagates and the dispatcher reschedules the whole job. An error that says
+    how long to wait (``retry_after_s``) is retried after exactly that long.
     """
+    backoff = wait_exponential(multiplier=initial_s, max=max_s) + wait_random(0, initial_s)
+
+    def wait(state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome is not None else None
+        asked = getattr(error, "retry_after_s", None)
+        return float(asked) if asked is not None else float(backoff(state))
+
     retrying = Retrying(
         retry=retry_if_exception_type(RetryableError),
         stop=stop_after_attempt(max(attempts, 1)),
-        wait=wait_exponential(multiplier=initial_s, max=max_s) + wait_random(0, initial_s),
+        wait=wait,
         reraise=True,
     )
     return retrying(call)
@@ -97,11 +120,15 @@ class CircuitBreaker:
         if until and parse_datetime(until) > self.clock():
             raise RateLimitedError(f"{self.scope}: paused until {until} ({state.get('reason', 'throttled')})")
 
-    def trip(self, reason: str) -> RateLimitedError:
-        """Record a new pause and return the error to raise."""
+    def trip(self, reason: str, until_at: datetime | None = None) -> RateLimitedError:
+        """Record a new pause and return the error to raise.
+
+        The pause doubles with each consecutive trip, unless the desk named when its quota
+        comes back (``until_at``, e.g. a daily limit's reset).
+        """
         trips = int(self._state().get("trips", 0)) + 1
         pause = min(self.base_s * 2 ** (trips - 1), self.max_s)
-        until = (self.clock() + timedelta(seconds=pause)).isoformat()
+        until = (until_at or self.clock() + timedelta(seconds=pause)).isoformat()
         self.store.set_state(self.scope, "paused_until", {"until": until, "trips": trips, "reason": reason})
         self._trips_seen = trips
         log.warning("%s: %s; paused until %s (pause %d)", self.scope, reason, until, trips)
