@@ -5,7 +5,10 @@ follow-up) is sent as signed webhooks to the app, then the pipeline runs against
 desk's emulator (the same HTTPS emulator the tests use). The emulator counts API calls
 the way the CRM counts them. For comparison it prints what a per-event flow (search the
 contact, then create the case or add the comment, for every event) would spend on the
-same burst. The last line is exactly ``calls_per_interaction=<number>``.
+same burst. For HubSpot it also prints how long the burst takes under the connector's
+default rate limit (190 requests per 10 s, 4 searches per second), measured against an
+emulator enforcing HubSpot's own limits, and what the per-event flow would need. The last
+line is exactly ``calls_per_interaction=<number>``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,7 @@ from connector.config import config_from_dict
 from connector.dispatcher import Dispatcher
 from connector.runtime import Runtime
 from connector.store import Store
+from tests.emulators.hubspot import HubSpotEmulator
 from tests.emulators.salesforce import SalesforceEmulator
 from tests.emulators.tls import make_tls
 from webhooks import create_app
@@ -38,8 +42,11 @@ X_SECRET = "bench-x-secret"
 PAGE_ID = "104500000000001"
 X_BRAND = "2244994945"
 CLIENT_ID, CLIENT_SECRET = "bench-client", "bench-client-secret"
+HUBSPOT_TOKEN = "pat-bench-token"
 PER_EVENT_CALLS = 2  # search the contact, then create the case or add the comment
-TARGET = 0.02
+TARGETS = {"salesforce": 0.02, "hubspot": 0.03}
+# HubSpot's default limits for a Professional private app (protocols.md C.7).
+HUBSPOT_BURST, HUBSPOT_WINDOW_S, HUBSPOT_SEARCH_PER_S = 190, 10.0, 4
 
 
 @dataclass(frozen=True)
@@ -58,7 +65,9 @@ class Author:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--system", choices=["salesforce"], required=True, help="which desk to measure")
+    parser.add_argument(
+        "--system", choices=["salesforce", "hubspot"], required=True, help="which desk to measure"
+    )
     parser.add_argument("--interactions", type=int, default=1000, help="burst size (default %(default)s)")
     parser.add_argument("--authors", type=int, default=300, help="distinct authors (default %(default)s)")
     parser.add_argument(
@@ -170,40 +179,113 @@ def build_burst(args: argparse.Namespace) -> tuple[list[tuple[str, bytes]], int]
     return deliveries, threads
 
 
-def seed_contacts(emulator: SalesforceEmulator, args: argparse.Namespace) -> None:
-    for index in range(round(args.authors * args.known_share)):
-        author = Author(index, "x" if index % 2 == 0 else "facebook")
-        account = emulator.add_record(
-            "Account", {"Name": f"Account {index}", "AnnualRevenue": 1000.0 * index}
+@dataclass
+class Desk:
+    """One system's emulator, how to reach it, and what it holds after the burst."""
+
+    name: str
+    emulator: SalesforceEmulator | HubSpotEmulator
+    desk: dict[str, Any]
+    connection: dict[str, Any]
+    tickets: Callable[[], int]
+    followups: Callable[[], int]
+    words: tuple[str, str]  # what tickets and follow-ups are called there
+
+    def calls(self) -> int:
+        return self.emulator.api_calls()
+
+    def request_kinds(self) -> Counter[str]:
+        if isinstance(self.emulator, HubSpotEmulator):
+            return Counter(
+                f"{e.method} {e.path.split('?')[0]}" for e in self.emulator.request_log if e.counted
+            )
+        return Counter(
+            f"{e.method} {e.path.split('/v')[-1].split('/', 1)[-1].split('?')[0][:40]}"
+            for e in self.emulator.request_log
+            if "/services/data/v" in e.path
         )
-        fields = {"LastName": f"Customer {index}", "AccountId": account}
+
+
+def known_authors(args: argparse.Namespace) -> list[Author]:
+    return [
+        Author(i, "x" if i % 2 == 0 else "facebook") for i in range(round(args.authors * args.known_share))
+    ]
+
+
+def salesforce_desk(folder: Path, args: argparse.Namespace) -> Desk:
+    emulator = SalesforceEmulator(make_tls(folder)).start()
+    emulator.register_client(CLIENT_ID, CLIENT_SECRET)
+    for author in known_authors(args):
+        account = emulator.add_record(
+            "Account", {"Name": f"Account {author.index}", "AnnualRevenue": 1000.0 * author.index}
+        )
+        fields = {"LastName": f"Customer {author.index}", "AccountId": account}
         fields["Twitter_Handle__c" if author.platform == "x" else "Facebook_Id__c"] = (
             author.handle if author.platform == "x" else author.user_id
         )
         emulator.add_record("Contact", fields)
+    connection = {
+        "instance_url": emulator.instance_url,
+        "token_url": emulator.token_url,
+        "auth": "client_credentials",
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "ca_bundle": emulator.ca_path,
+        "organization_id": emulator.org_id,
+    }
+    return Desk(
+        "salesforce",
+        emulator,
+        {"name": "cases", "connector": "salesforce", "connection": "org", "mapping": "salesforce.yaml"},
+        connection,
+        lambda: len(emulator.records.get("Case", {})),
+        lambda: len(emulator.records.get("CaseComment", {})),
+        ("Cases", "CaseComments"),
+    )
 
 
-def config(folder: Path, emulator: SalesforceEmulator, batch_size: int) -> dict[str, Any]:
+def hubspot_desk(folder: Path, args: argparse.Namespace) -> Desk:
+    """HubSpot's default limits on both sides: the connector's buckets and the emulator's."""
+    emulator = HubSpotEmulator(
+        make_tls(folder), burst_limit=HUBSPOT_BURST, burst_window_s=HUBSPOT_WINDOW_S, search_per_second=5
+    ).start()
+    emulator.add_token(HUBSPOT_TOKEN)
+    for author in known_authors(args):
+        company = emulator.add_record(
+            "companies", {"name": f"Account {author.index}", "annualrevenue": str(1000 * author.index)}
+        )
+        properties = {"firstname": f"Customer {author.index}", "associatedcompanyid": company}
+        if author.platform == "x":
+            properties["twitterhandle"] = author.handle
+        else:
+            properties["facebook_id"] = author.user_id
+        emulator.add_record("contacts", properties)
+    connection = {
+        "base_url": emulator.base_url,
+        "access_token": HUBSPOT_TOKEN,
+        "ca_bundle": emulator.ca_path,
+        "portal_id": emulator.portal_id,
+    }
+    return Desk(
+        "hubspot",
+        emulator,
+        {"name": "tickets", "connector": "hubspot", "connection": "portal", "mapping": "hubspot.yaml"},
+        connection,
+        lambda: len(emulator.records.get("tickets", {})),
+        lambda: len(emulator.records.get("notes", {})),
+        ("tickets", "notes"),
+    )
+
+
+def config(folder: Path, desk: Desk, batch_size: int) -> dict[str, Any]:
     return {
         "database_url": f"sqlite:///{folder / 'bench.db'}",
         "platforms": {
             "meta": {"app_secret": META_SECRET, "brand_account_ids": [PAGE_ID]},
             "x": {"consumer_secret": X_SECRET, "brand_user_ids": [X_BRAND]},
         },
-        "desks": [
-            {"name": "cases", "connector": "salesforce", "connection": "org", "mapping": "salesforce.yaml"}
-        ],
-        "connections": {
-            "org": {
-                "instance_url": emulator.instance_url,
-                "token_url": emulator.token_url,
-                "auth": "client_credentials",
-                "client_id": CLIENT_ID,
-                "client_secret": CLIENT_SECRET,
-                "ca_bundle": emulator.ca_path,
-                "organization_id": emulator.org_id,
-            }
-        },
+        "desks": [desk.desk],
+        "connections": {desk.desk["connection"]: desk.connection},
         "dispatcher": {"batch_size": batch_size, "lease_seconds": 600},
     }
 
@@ -211,11 +293,9 @@ def config(folder: Path, emulator: SalesforceEmulator, batch_size: int) -> dict[
 def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="ventanilla-crm-calls-") as tmp:
         folder = Path(tmp)
-        emulator = SalesforceEmulator(make_tls(folder)).start()
+        desk = (hubspot_desk if args.system == "hubspot" else salesforce_desk)(folder, args)
         try:
-            emulator.register_client(CLIENT_ID, CLIENT_SECRET)
-            seed_contacts(emulator, args)
-            cfg = config_from_dict(config(folder, emulator, args.batch_size), base_dir=str(folder))
+            cfg = config_from_dict(config(folder, desk, args.batch_size), base_dir=str(folder))
             store = Store(cfg.database_url)
             store.create_schema()
             client = create_app(cfg, store=store).test_client()
@@ -228,39 +308,29 @@ def run(args: argparse.Namespace) -> int:
                 if response.status_code != 200:
                     print(f"delivery refused: {response.status_code} {response.get_data(as_text=True)}")
                     return 1
-            emulator.reset_log()
+            desk.emulator.reset_log()
             started = time.perf_counter()
             Dispatcher(Runtime(cfg, store)).run_until_idle(timeout=600)
             elapsed = time.perf_counter() - started
-            return report(args, emulator, store, len(deliveries), threads, elapsed)
+            return report(args, desk, store, len(deliveries), threads, elapsed)
         finally:
-            emulator.stop()
+            desk.emulator.stop()
 
 
 def report(
-    args: argparse.Namespace,
-    emulator: SalesforceEmulator,
-    store: Store,
-    sent: int,
-    threads: int,
-    elapsed: float,
+    args: argparse.Namespace, desk: Desk, store: Store, sent: int, threads: int, elapsed: float
 ) -> int:
-    calls = emulator.api_calls()
-    cases = len(emulator.records.get("Case", {}))
-    comments = len(emulator.records.get("CaseComment", {}))
+    calls = desk.calls()
+    tickets, followups = desk.tickets(), desk.followups()
     dead = len(store.list_dead_letters())
-    kinds = Counter(
-        f"{e.method} {e.path.split('/v')[-1].split('/', 1)[-1].split('?')[0][:40]}"
-        for e in emulator.request_log
-        if "/services/data/v" in e.path
-    )
+    kinds = desk.request_kinds()
     print(
         f"burst: {sent} interactions, {args.authors} authors, {threads} threads, "
         f"{sent - threads} follow-ups, dispatcher batch size {args.batch_size}"
     )
     print(
-        f"pipeline: {elapsed:.1f} s; Cases {cases} (expected {threads}), CaseComments {comments} "
-        f"(expected {sent - threads}), dead letters {dead}"
+        f"pipeline: {elapsed:.1f} s; {desk.words[0]} {tickets} (expected {threads}), {desk.words[1]} "
+        f"{followups} (expected {sent - threads}), dead letters {dead}"
     )
     for kind, count in sorted(kinds.items()):
         print(f"  {count:5d}  {kind}")
@@ -269,13 +339,34 @@ def report(
         f"per-event flow (search contact + create case/comment): {per_event} calls = "
         f"{per_event / sent:.2f} per interaction"
     )
+    if desk.name == "hubspot":
+        print_rate_limit_time(kinds, elapsed, sent)
     ratio = calls / sent
+    target = TARGETS[desk.name]
     print(
-        f"ventanilla: {calls} calls = {ratio:.4f} per interaction (target <= {TARGET}): "
-        f"{'met' if ratio <= TARGET else 'NOT met'}; {per_event / max(calls, 1):.0f}x fewer than per-event"
+        f"ventanilla: {calls} calls = {ratio:.4f} per interaction (target <= {target}): "
+        f"{'met' if ratio <= target else 'NOT met'}; {per_event / max(calls, 1):.0f}x fewer than per-event"
     )
     print(f"calls_per_interaction={ratio:.4f}")
-    return 0 if cases == threads and comments == sent - threads and dead == 0 else 1
+    return 0 if tickets == threads and followups == sent - threads and dead == 0 else 1
+
+
+def least_time(burst: int, searches: int) -> float:
+    """The shortest time HubSpot's default limits allow for these calls (a full window is free)."""
+    burst_s = max(0, -(-burst // HUBSPOT_BURST) - 1) * HUBSPOT_WINDOW_S
+    search_s = max(0, -(-searches // HUBSPOT_SEARCH_PER_S) - 1) * 1.0
+    return max(burst_s, search_s)
+
+
+def print_rate_limit_time(kinds: Counter[str], elapsed: float, sent: int) -> None:
+    searches = sum(count for kind, count in kinds.items() if kind.endswith("/search"))
+    burst = sum(kinds.values())
+    print(
+        f"under the default rate limit ({HUBSPOT_BURST} per {HUBSPOT_WINDOW_S:.0f} s, "
+        f"{HUBSPOT_SEARCH_PER_S} searches/s): the burst took {elapsed:.1f} s "
+        f"(limits alone allow {least_time(burst, searches):.1f} s for {burst} calls, {searches} searches); "
+        f"the per-event flow would need at least {least_time(sent, sent):.0f} s"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

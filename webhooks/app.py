@@ -62,11 +62,12 @@ def _register_blueprints(app: Flask) -> None:
     from webhooks.api import blueprint as api
     from webhooks.generic import blueprint as generic
     from webhooks.health import blueprint as health
+    from webhooks.hubspot import blueprint as hubspot
     from webhooks.meta import blueprint as meta
     from webhooks.salesforce import blueprint as salesforce
     from webhooks.x import blueprint as x
 
-    for blueprint in (health, meta, x, generic, salesforce, api):
+    for blueprint in (health, meta, x, generic, salesforce, hubspot, api):
         app.register_blueprint(blueprint)
 
 
