@@ -1043,3 +1043,18 @@ def test_a_burst_of_1000_interactions_from_300_authors_costs_at_most_3_calls_per
     # property checked once, 9 ticket creates carrying their associations, 1 note batch.
     assert emulator.api_calls() == 16, calls(emulator)
     assert emulator.api_calls() / 1000 <= 0.03
+
+
+def test_without_the_schema_endpoint_every_ticket_is_upserted(
+    emulator: HubSpotEmulator, hs: HubSpotConnector
+) -> None:
+    """A portal (or token) that cannot read property definitions still gets its tickets, by upsert."""
+    contact = emulator.add_record("contacts", {"ventanilla_social_id": "1"})
+    emulator.fail_next(1, 403, path_contains="/properties/")
+    (ref,) = tickets(hs.upsert_tickets([draft(interaction(), MAPPING, customer(contact))]))
+    assert calls(emulator) == [
+        "GET /crm/v3/properties/tickets",  # refused (403)
+        "POST /crm/v3/objects/tickets/batch/upsert",
+        "POST /crm/v4/associations/tickets/contacts/batch/create",
+    ]
+    assert emulator.associations("tickets", ref.ticket_id, "contacts") == [(contact, 16)]

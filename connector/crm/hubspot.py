@@ -37,7 +37,7 @@ from connector.crm.base import (
     RecordFailure,
     TicketDraft,
 )
-from connector.crm.batching import chunked
+from connector.crm.batching import RetryableError, chunked
 from connector.crm.hubspot_client import HubSpotClient, RefusedError
 from connector.crm.hubspot_customers import CustomerFinder
 from connector.crm.hubspot_records import NewNote, NoteWriter, Outcome, match_results, write_batch
@@ -167,14 +167,15 @@ class HubSpotConnector:
         if self._create_first is None:
             try:
                 definitions = self.client.properties(self.object)
-            except RefusedError as exc:
+            except ConnectorError as exc:
+                # An optimisation only: without the schema (no scope, no endpoint, a hiccup)
+                # every ticket simply goes through the upsert. Retry the check next batch
+                # unless the portal refused it outright.
                 log.warning(
-                    "%s: cannot read %s properties (%s); tickets are upserted only",
-                    self.desk,
-                    self.object,
-                    exc,
+                    "%s: cannot read %s properties (%s); tickets are upserted", self.desk, self.object, exc
                 )
-                self._create_first = False
+                if not isinstance(exc, RetryableError):
+                    self._create_first = False
                 return False
             definition = next((p for p in definitions if p.get("name") == self.key_field), None)
             self._create_first = bool(definition and definition.get("hasUniqueValue"))
