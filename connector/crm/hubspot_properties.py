@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from connector.config import Config
+from connector.crm.connection_settings import MemoryState, connection_for
 from connector.crm.hubspot_client import HubSpotClient, RefusedError
 from connector.crm.hubspot_customers import COMPANY, DEFAULT_PROPERTIES
 from connector.crm.hubspot_settings import load_settings
-from mappings import Mapping, MappingError, resolve_mapping_path
+from mappings import Mapping
 
 #: The property definitions of an object type by name, or None when the portal has no such object.
 Describe = Callable[[str], dict[str, dict[str, Any]] | None]
@@ -102,36 +103,12 @@ def _problems(mapping: Mapping, describe: Describe) -> Iterator[str]:
             yield from _check(describe, f"customer_value.{key}", object_type, path.removeprefix(COMPANY))
 
 
-def connection_for(config: Config, mapping_path: Path) -> str:
-    """The connection of the HubSpot desk using this mapping file, else of the first HubSpot desk."""
-    desks = [desk for desk in config.desks if desk.connector == "hubspot"]
-    for desk in desks:
-        try:
-            used = resolve_mapping_path(desk.mapping, config.base_dir)
-        except MappingError:
-            continue
-        if used.resolve() == mapping_path.resolve():
-            return desk.connection or "hubspot"
-    return (desks[0].connection if desks else None) or "hubspot"
-
-
-class _MemoryState:
-    """Connector state for a one-off command: nothing to keep between runs."""
-
-    def __init__(self) -> None:
-        self.values: dict[tuple[str, str], Any] = {}
-
-    def get_state(self, scope: str, key: str) -> Any:
-        return self.values.get((scope, key))
-
-    def set_state(self, scope: str, key: str, value: Any) -> None:
-        self.values[(scope, key)] = value
-
-
 def check_mapping_live(config: Config, mapping: Mapping, mapping_path: Path) -> list[str]:
     """Read the property definitions of the mapping's connection and return ``key: problem`` lines."""
-    settings = load_settings(config.connections, connection_for(config, mapping_path), Path(config.base_dir))
-    client = HubSpotClient(settings, _MemoryState(), "hubspot:validate")
+    settings = load_settings(
+        config.connections, connection_for(config, "hubspot", mapping_path), Path(config.base_dir)
+    )
+    client = HubSpotClient(settings, MemoryState(), "hubspot:validate")
     cache: dict[str, dict[str, dict[str, Any]] | None] = {}
 
     def describe(object_type: str) -> dict[str, dict[str, Any]] | None:

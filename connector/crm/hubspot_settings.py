@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from connector.config import ConfigError
+from connector.crm.connection_settings import load_connection_settings
 
 
 class RateLimitSettings(BaseModel):
@@ -95,19 +95,4 @@ class HubSpotSettings(BaseModel):
 
 def load_settings(connections: dict[str, dict[str, Any]], name: str, base_dir: Path) -> HubSpotSettings:
     """Validate ``connections.<name>``; problems name the key, never a secret's value."""
-    where = f"connections.{name}"
-    if name not in connections:
-        raise ConfigError(f"{where}: missing; a hubspot desk needs its connection settings")
-    data = dict(connections[name] or {})
-    if isinstance(data.get("ca_bundle"), str) and not Path(data["ca_bundle"]).is_absolute():
-        data["ca_bundle"] = str(base_dir / data["ca_bundle"])
-    if isinstance(data.get("ca_bundle"), str) and not Path(data["ca_bundle"]).is_file():
-        raise ConfigError(f"{where}.ca_bundle: no such file: {data['ca_bundle']}")
-    try:
-        return HubSpotSettings.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_input=False, include_url=False):
-            key = ".".join(str(part) for part in error["loc"])
-            problems.append(f"{where}{'.' + key if key else ''}: {error['msg']}")
-        raise ConfigError("\n".join(problems)) from None
+    return load_connection_settings(HubSpotSettings, "hubspot", connections, name, base_dir)

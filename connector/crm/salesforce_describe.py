@@ -13,11 +13,12 @@ from typing import Any
 
 from connector.config import Config
 from connector.crm.base import PermanentConnectorError
+from connector.crm.connection_settings import MemoryState, connection_for
 from connector.crm.salesforce_client import SalesforceClient
 from connector.crm.salesforce_customers import PERSONA
 from connector.crm.salesforce_settings import load_settings
 from connector.crm.salesforce_soql import soql_name
-from mappings import Mapping, MappingError, resolve_mapping_path
+from mappings import Mapping
 
 #: The describe of an object, or None when the org has no such object.
 Describe = Callable[[str], dict[str, Any] | None]
@@ -115,37 +116,12 @@ def _problems(mapping: Mapping, objects: _Objects) -> Iterator[str]:
             yield from _check(objects, "customer_value.tier_field", "Contact", value.tier_field)
 
 
-def connection_for(config: Config, mapping_path: Path) -> str:
-    """The connection of the first desk using this mapping file (``salesforce`` otherwise)."""
-    for desk in config.desks:
-        if desk.connector != "salesforce":
-            continue
-        try:
-            used = resolve_mapping_path(desk.mapping, config.base_dir)
-        except MappingError:
-            continue
-        if used.resolve() == mapping_path.resolve():
-            return desk.connection or "salesforce"
-    return "salesforce"
-
-
-class _MemoryState:
-    """Connector state for a one-off command: nothing to keep between runs."""
-
-    def __init__(self) -> None:
-        self.values: dict[tuple[str, str], Any] = {}
-
-    def get_state(self, scope: str, key: str) -> Any:
-        return self.values.get((scope, key))
-
-    def set_state(self, scope: str, key: str, value: Any) -> None:
-        self.values[(scope, key)] = value
-
-
 def check_mapping_live(config: Config, mapping: Mapping, mapping_path: Path) -> list[str]:
     """Describe the org of the mapping's connection and return ``key: problem`` lines."""
-    settings = load_settings(config.connections, connection_for(config, mapping_path), Path(config.base_dir))
-    client = SalesforceClient(settings, _MemoryState(), "salesforce:validate")
+    settings = load_settings(
+        config.connections, connection_for(config, "salesforce", mapping_path), Path(config.base_dir)
+    )
+    client = SalesforceClient(settings, MemoryState(), "salesforce:validate")
 
     def describe(sobject: str) -> dict[str, Any] | None:
         try:

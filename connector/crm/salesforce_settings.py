@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from connector.config import ConfigError
+from connector.crm.connection_settings import load_connection_settings
 
 AuthMethod = Literal["client_credentials", "jwt", "password", "access_token"]
 # What each grant needs, checked once at start-up rather than at the first token request.
@@ -80,20 +81,6 @@ class SalesforceSettings(BaseModel):
 
 def load_settings(connections: dict[str, dict[str, Any]], name: str, base_dir: Path) -> SalesforceSettings:
     """Validate ``connections.<name>``; problems name the key, never a secret's value."""
-    where = f"connections.{name}"
-    if name not in connections:
-        raise ConfigError(f"{where}: missing; a salesforce desk needs its connection settings")
-    data = dict(connections[name] or {})
-    for key in ("ca_bundle", "private_key_file"):
-        if isinstance(data.get(key), str) and not Path(data[key]).is_absolute():
-            data[key] = str(base_dir / data[key])
-    if isinstance(data.get("ca_bundle"), str) and not Path(data["ca_bundle"]).is_file():
-        raise ConfigError(f"{where}.ca_bundle: no such file: {data['ca_bundle']}")
-    try:
-        return SalesforceSettings.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_input=False, include_url=False):
-            key = ".".join(str(part) for part in error["loc"])
-            problems.append(f"{where}{'.' + key if key else ''}: {error['msg']}")
-        raise ConfigError("\n".join(problems)) from None
+    return load_connection_settings(
+        SalesforceSettings, "salesforce", connections, name, base_dir, ("ca_bundle", "private_key_file")
+    )
