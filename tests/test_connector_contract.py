@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from connector.crm.base import Connector, FollowUp, IdentifyRequest, TicketDraft
 from connector.crm.local import LocalDesk, list_local_tickets, normalize_handle
 from connector.crm.local_customers import CustomerRow, import_customers
-from connector.crm.salesforce import marker_for
+from connector.crm.matching import marker_for
 from connector.model import Author, Interaction, TicketRef
 from connector.schema import local_ticket_entries
 from connector.store import Store

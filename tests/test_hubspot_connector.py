@@ -28,8 +28,8 @@ from connector.crm.hubspot import HubSpotConnector, note_body
 from connector.crm.hubspot_client import translate_error
 from connector.crm.hubspot_settings import HubSpotSettings, RateLimitSettings, load_settings
 from connector.crm.local import list_local_tickets
+from connector.crm.matching import marker_for
 from connector.crm.rate_limit import TokenBucket
-from connector.crm.salesforce import marker_for
 from connector.dispatcher import Dispatcher
 from connector.model import Author, Customer, InboundBatch, Interaction, TicketRef
 from connector.runtime import Runtime

@@ -42,7 +42,7 @@ from connector.crm.hubspot_client import HubSpotClient, RefusedError
 from connector.crm.hubspot_customers import CustomerFinder
 from connector.crm.hubspot_records import NewNote, NoteWriter, Outcome, match_results, write_batch
 from connector.crm.hubspot_settings import HubSpotSettings
-from connector.crm.salesforce import marker_for
+from connector.crm.matching import marker_for
 from connector.model import Customer, StatusChange, TicketRef, parse_datetime
 from connector.store import Store
 from mappings import Mapping

@@ -27,7 +27,7 @@ from hubspot.crm.objects import (
 from connector.crm.base import IdentifyRequest, PermanentConnectorError
 from connector.crm.batching import chunked
 from connector.crm.hubspot_client import HubSpotClient
-from connector.crm.salesforce_customers import CONFIDENCE, author_values, normalize, query_values
+from connector.crm.matching import CONFIDENCE, author_values, normalize, query_values
 from connector.model import Customer
 from connector.store import Store
 from mappings import Mapping

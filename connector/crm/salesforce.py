@@ -23,6 +23,7 @@ from connector.crm.base import (
     TicketDraft,
 )
 from connector.crm.batching import chunked
+from connector.crm.matching import marker_for
 from connector.crm.salesforce_client import SalesforceClient, record_failure
 from connector.crm.salesforce_customers import PROVIDERS, CustomerFinder
 from connector.crm.salesforce_records import NewRecord, RecordWriter, comment_finder, social_post_finder
@@ -38,11 +39,6 @@ SYSTEM = "salesforce"
 COMMENT_LIMIT = 4000  # CaseComment.CommentBody holds at most 4,000 characters
 # Lookups written from the matched customer (or the previous ticket), when the mapping allows them.
 RELATION_FIELDS = ("ContactId", "AccountId", "ParentId")
-
-
-def marker_for(item: Interaction) -> str:
-    """The line that identifies an interaction's comment among a Case's comments."""
-    return f"[ventanilla:{item.platform}:{item.external_id}]"
 
 
 def comment_body(followup: FollowUp) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from connector.crm.base import IdentifyRequest, PermanentConnectorError
 from connector.crm.batching import chunked
-from connector.crm.local import normalize_handle, normalize_phone
+from connector.crm.matching import CONFIDENCE, author_values, normalize, query_values
 from connector.crm.salesforce_client import SalesforceClient
 from connector.crm.salesforce_soql import personas, select_where_in
 from connector.model import Customer
@@ -23,7 +23,6 @@ from mappings import Mapping, MatchStrategy
 log = logging.getLogger("ventanilla.salesforce")
 SYSTEM = "salesforce"
 PERSONA = "SocialPersona"  # the special `field` that searches SocialPersona records
-CONFIDENCE = {"social_id": 1.0, "email": 0.95, "phone": 0.9, "handle": 0.8}
 # Salesforce's SocialPersona.Provider picklist names the networks its own way.
 PROVIDERS = {"x": "Twitter", "facebook": "Facebook", "messenger": "Facebook", "instagram": "Instagram"}
 DEFAULT_STRATEGIES = (
@@ -34,42 +33,6 @@ DEFAULT_STRATEGIES = (
 #: Contact (or SocialPersona parent) ids per normalized value.
 Candidates = dict[str, frozenset[str]]
 _DEFAULT_FIELDS = {"social_id": PERSONA, "handle": PERSONA, "email": "Email", "phone": "Phone"}
-
-
-def normalize(strategy: str, value: str) -> str:
-    """The form values are compared in (SOQL's ``=`` on text ignores case anyway)."""
-    if strategy == "handle":
-        return normalize_handle(value)
-    if strategy == "email":
-        return value.strip().lower()
-    if strategy == "phone":
-        return normalize_phone(value)
-    return value.strip()
-
-
-def author_values(strategy: str, request: IdentifyRequest) -> list[str]:
-    """What an author offers to a strategy, normalized."""
-    author = request.author
-    if strategy == "social_id":
-        return [author.platform_user_id] if author.platform_user_id else []
-    if strategy == "handle":
-        return [normalize_handle(author.handle)] if author.handle and normalize_handle(author.handle) else []
-    if strategy == "email":
-        return [normalize("email", e) for e in request.emails]
-    if strategy == "phone":
-        return [normalize_phone(p) for p in request.phones if normalize_phone(p)]
-    return []
-
-
-def query_values(strategy: str, request: IdentifyRequest) -> list[str]:
-    """The spellings sent to SOQL: phones as written and as digits only, the rest normalized.
-
-    Handles go without '@' (SOQL's ``IN`` on text ignores case, so one spelling does).
-    """
-    if strategy == "phone":
-        raw = [p.strip() for p in request.phones]
-        return list(dict.fromkeys([*raw, *("".join(c for c in p if c.isdigit()) for p in raw)]))
-    return author_values(strategy, request)
 
 
 def lookup(record: dict[str, Any] | None, path: str) -> Any:
