@@ -39,6 +39,11 @@ _PARENT_THREAD = select(interactions.c.thread_key).where(
 _DROPPED_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 
 
+def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers worth keeping with a raw event: lower-cased, credentials dropped."""
+    return {k.lower(): v for k, v in headers.items() if k.lower() not in _DROPPED_HEADERS}
+
+
 @dataclass(frozen=True, slots=True)
 class IngestResult:
     raw_event_id: int | None
@@ -120,7 +125,7 @@ class Store(OutboxStore, LinkStore):
     ) -> IngestResult:
         """Store the raw event, its interactions and their outbox jobs in ONE transaction."""
         now = utcnow()
-        kept_headers = {k.lower(): v for k, v in headers.items() if k.lower() not in _DROPPED_HEADERS}
+        kept_headers = _kept_headers(headers)
         with self.write() as conn:
             raw_id = insert_ignore(
                 conn,
@@ -182,7 +187,7 @@ class Store(OutboxStore, LinkStore):
         on its event id, so redeliveries are harmless.
         """
         now = utcnow()
-        kept = {k.lower(): v for k, v in headers.items() if k.lower() not in _DROPPED_HEADERS}
+        kept = _kept_headers(headers)
         with self.write() as conn:
             conn.execute(
                 raw_events.insert().values(
