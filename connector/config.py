@@ -43,15 +43,41 @@ def _ids_as_strings(value: Any) -> Any:
 IdList = Annotated[list[str], BeforeValidator(_ids_as_strings)]
 
 
-class MetaSettings(_Strict):
+class ApiClientSettings(_Strict):
+    """How we reach a platform's API: tests point ``*_base_url`` at local emulators."""
+
+    timeout_s: float = Field(default=10.0, gt=0)
+    ca_bundle: str | None = None
+    max_retries: int = Field(default=3, ge=1, le=10)
+
+
+class MetaSettings(ApiClientSettings):
     app_secret: SecretStr | None = None
     verify_token: SecretStr | None = None
     brand_account_ids: IdList = Field(default_factory=list)
+    graph_base_url: str = "https://graph.facebook.com"
+    api_version: str = Field(default="v21.0", pattern=r"^v\d+\.\d+$")
+    page_access_token: SecretStr | None = None
+    #: An Instagram User token (Instagram API with Instagram Login); defaults to the Page token.
+    instagram_access_token: SecretStr | None = None
+    #: True when the Instagram account uses Instagram Login (DMs via /{ig-user-id}/messages).
+    instagram_login: bool = False
+    page_id: str | None = None
+    instagram_account_id: str | None = None
+    #: The Page has Meta's Human Agent feature: DMs may be answered up to 7 days late.
+    human_agent: bool = False
+    #: Hide public Facebook / Instagram comments in which triage found personal data.
+    hide_comments_with_pii: bool = False
 
 
-class XSettings(_Strict):
+class XSettings(ApiClientSettings):
     consumer_secret: SecretStr | None = None
     brand_user_ids: IdList = Field(default_factory=list)
+    api_base_url: str = "https://api.x.com"
+    #: An OAuth 2.0 user-context token, or the OAuth 1.0a access token with its secret.
+    access_token: SecretStr | None = None
+    access_token_secret: SecretStr | None = None
+    consumer_key: SecretStr | None = None
 
 
 class GenericSource(_Strict):
@@ -100,7 +126,20 @@ class Desk(_Strict):
 
 
 class PublishSettings(_Strict):
-    mode: Literal["dry-run"] = "dry-run"
+    """``live`` posts, ``dry-run`` only records, ``approve`` waits for ``ventanilla replies approve``."""
+
+    mode: Literal["dry-run", "live", "approve"] = "dry-run"
+
+
+class ReconcileSettings(_Strict):
+    """The poller that fetches what the webhooks missed (``ventanilla reconcile``)."""
+
+    #: Run inside ``serve`` every this many minutes; 0 turns the schedule off.
+    interval_minutes: float = Field(default=15, ge=0)
+    #: How far back a run looks when none has run before.
+    lookback_hours: float = Field(default=24, gt=0)
+    #: How many recent posts / media per account are searched for comments.
+    max_posts: int = Field(default=25, ge=1, le=500)
 
 
 class ApiSettings(_Strict):
@@ -146,6 +185,7 @@ class Config(_Strict):
     desks: list[Desk] = Field(default_factory=lambda: [Desk(name="support")])
     connections: dict[str, dict[str, Any]] = Field(default_factory=dict)
     publish: PublishSettings = Field(default_factory=PublishSettings)
+    reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
     dispatcher: DispatcherSettings = Field(default_factory=DispatcherSettings)

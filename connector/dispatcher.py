@@ -15,15 +15,21 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 
+from connector.moderation import hide_comments
 from connector.outcome import BatchOutcome
 from connector.pipeline import process_interactions
 from connector.runtime import Runtime
-from connector.store import JOB_PROCESS, JOB_SYNC, Job
-from connector.sync import sync_status_changes
+from connector.store import JOB_HIDE, JOB_PROCESS, JOB_PUBLISH, JOB_SYNC, Job
+from connector.sync import publish_replies, sync_status_changes
 
 log = logging.getLogger("ventanilla.dispatcher")
 Handler = Callable[[Runtime, Sequence[Job]], BatchOutcome]
-HANDLERS: dict[str, Handler] = {JOB_PROCESS: process_interactions, JOB_SYNC: sync_status_changes}
+HANDLERS: dict[str, Handler] = {
+    JOB_PROCESS: process_interactions,
+    JOB_SYNC: sync_status_changes,
+    JOB_PUBLISH: publish_replies,
+    JOB_HIDE: hide_comments,
+}
 
 
 def worker_name() -> str:
@@ -74,6 +80,7 @@ class Dispatcher:
                 self.settings.backoff_base_seconds,
                 self.settings.backoff_max_seconds,
                 permanent=failure.permanent,
+                retry_at=failure.retry_at,
             )
             level = logging.ERROR if dead else logging.WARNING
             log.log(

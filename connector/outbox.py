@@ -16,6 +16,8 @@ from connector.store_base import StoreBase
 
 JOB_PROCESS = "process"
 JOB_SYNC = "sync"
+JOB_PUBLISH = "publish"
+JOB_HIDE = "hide"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,17 @@ def backoff_delay(attempts: int, base: float, cap: float) -> float:
     """Exponential backoff with equal jitter: never zero, never above ``cap``."""
     ceiling = min(cap, base * 2 ** max(0, attempts - 1))
     return float(ceiling / 2 + random.uniform(0, ceiling / 2))
+
+
+def requeue(conn: Connection, kind: str, ref_id: int, now: datetime) -> None:
+    """Queue (kind, ref) again even if it ran before: an operator asked for another attempt."""
+    updated = conn.execute(
+        update(outbox)
+        .where(outbox.c.kind == kind, outbox.c.ref_id == ref_id, outbox.c.state.in_(("done", "dead")))
+        .values(state="pending", attempts=0, next_attempt_at=now, lease_until=None, updated_at=now)
+    )
+    if not updated.rowcount:
+        enqueue(conn, kind, ref_id, now)
 
 
 def enqueue(conn: Connection, kind: str, ref_id: int, now: datetime) -> None:
@@ -120,8 +133,12 @@ class OutboxStore(StoreBase):
         backoff_base: float,
         backoff_max: float,
         permanent: bool = False,
+        retry_at: datetime | None = None,
     ) -> bool:
-        """Schedule a retry, or dead-letter the job; return True when it became a dead letter."""
+        """Schedule a retry, or dead-letter the job; return True when it became a dead letter.
+
+        ``retry_at`` is the platform's own answer (a rate-limit reset) and wins over backoff.
+        """
         now = utcnow()
         dead = permanent or job.attempts >= max_attempts
         with self.write() as conn:
@@ -143,6 +160,7 @@ class OutboxStore(StoreBase):
                 )
             else:
                 delay = backoff_delay(job.attempts, backoff_base, backoff_max)
+                next_at = max(retry_at, now) if retry_at is not None else now + timedelta(seconds=delay)
                 conn.execute(
                     update(outbox)
                     .where(outbox.c.id == job.id)
@@ -150,7 +168,7 @@ class OutboxStore(StoreBase):
                         state="pending",
                         lease_until=None,
                         last_error=error,
-                        next_attempt_at=now + timedelta(seconds=delay),
+                        next_attempt_at=next_at,
                         updated_at=now,
                     )
                 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from connector.store import Job
 
@@ -12,6 +13,7 @@ class Failure:
     job: Job
     error: str
     permanent: bool
+    retry_at: datetime | None = None
 
 
 @dataclass
@@ -21,5 +23,7 @@ class BatchOutcome:
     done: list[Job] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)
 
-    def fail(self, jobs: list[Job], error: str, permanent: bool = False) -> None:
-        self.failed.extend(Failure(job, error, permanent) for job in jobs)
+    def fail(
+        self, jobs: list[Job], error: str, permanent: bool = False, retry_at: datetime | None = None
+    ) -> None:
+        self.failed.extend(Failure(job, error, permanent, retry_at) for job in jobs)

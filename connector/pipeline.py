@@ -14,10 +14,13 @@ from datetime import timedelta
 
 from connector.config import TriageSettings
 from connector.crm.base import ConnectorError, FollowUp, PermanentConnectorError, RecordFailure, TicketDraft
+from connector.enrich import Enricher
 from connector.identify import identify_authors
 from connector.language import resolve_language
 from connector.model import Customer, Interaction, Triage, utcnow
+from connector.moderation import should_hide
 from connector.outcome import BatchOutcome
+from connector.publish.base import PublishError, RateLimitedError
 from connector.routing import priority_rank, route
 from connector.runtime import Runtime
 from connector.store import Job, ThreadLink
@@ -47,6 +50,7 @@ def process_interactions(runtime: Runtime, jobs: Sequence[Job]) -> BatchOutcome:
     outcome = BatchOutcome()
     stored = runtime.store.get_interactions([job.ref_id for job in jobs])
     by_desk: dict[str, list[tuple[Job, Interaction]]] = {}
+    enricher = Enricher(runtime)
     for job in jobs:
         record = stored.get(job.ref_id)
         if record is None:
@@ -55,7 +59,15 @@ def process_interactions(runtime: Runtime, jobs: Sequence[Job]) -> BatchOutcome:
         if record.ticket_id is not None:
             outcome.done.append(job)  # a redelivered or replayed job: already on its ticket
             continue
-        item = with_language(record.interaction, runtime.config.triage)
+        try:
+            completed = enricher.enrich(record.interaction)
+        except RateLimitedError as exc:
+            outcome.fail([job], f"enrich: {exc}", retry_at=exc.retry_at)
+            continue
+        except PublishError as exc:
+            outcome.fail([job], f"enrich: {exc}")
+            continue
+        item = with_language(completed, runtime.config.triage)
         desk = route(runtime.config, item, triage_interaction(item, None, runtime.config.triage))
         if desk is None:
             log.info("no desk takes %s %s; left without ticket", item.platform, item.external_id)
@@ -224,6 +236,7 @@ def _settle_plans(
     outcome: BatchOutcome,
 ) -> None:
     marks = []
+    hide = []
     for plan in plans:
         for job, item in plan.members:
             failure = failures.get(item.id or 0)
@@ -234,6 +247,8 @@ def _settle_plans(
             outcome.done.append(job)
             if item.id is not None:
                 marks.append((item.id, desk, plan.ticket_id, triages[item.id], item.language))
+                if should_hide(runtime, item, triages[item.id]):
+                    hide.append(item.id)
         log.info(
             "thread %s → %s ticket %s (%d interaction(s)%s)",
             plan.thread_key,
@@ -242,4 +257,4 @@ def _settle_plans(
             len(plan.members),
             ", reopened" if plan.reopen else "",
         )
-    runtime.store.mark_ticketed(marks)
+    runtime.store.mark_ticketed(marks, hide)

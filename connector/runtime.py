@@ -59,7 +59,12 @@ class Runtime:
 
     @cached_property
     def publisher(self) -> Publisher:
-        return DryRunPublisher()
+        """Dry-run records only; live and approve (after approval) post on the platforms."""
+        if self.config.publish.mode == "dry-run":
+            return DryRunPublisher()
+        from connector.publish.live import PlatformPublisher
+
+        return PlatformPublisher(self.config)
 
     def connector(self, desk: str) -> Connector:
         return self.connectors[desk]

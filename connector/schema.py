@@ -184,7 +184,9 @@ replies = Table(
     Column("channel", String(16), nullable=False),
     Column("state", String(16), nullable=False),
     Column("platform_reply_id", String(255)),
+    Column("detail", Text),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("attempted_at", UTCDateTime),
     Column("posted_at", UTCDateTime),
     UniqueConstraint("status_change_id", name="uq_replies_status_change"),
 )

@@ -15,12 +15,24 @@ from sqlalchemy import Connection, bindparam, func, select, update
 
 from connector.db import insert_ignore
 from connector.model import Author, InboundBatch, Interaction, StatusChange, Triage, utcnow
-from connector.outbox import JOB_PROCESS, JOB_SYNC, DeadLetter, Job, OutboxStore, backoff_delay, enqueue
+from connector.outbox import (
+    JOB_HIDE,
+    JOB_PROCESS,
+    JOB_PUBLISH,
+    JOB_SYNC,
+    DeadLetter,
+    Job,
+    OutboxStore,
+    backoff_delay,
+    enqueue,
+)
 from connector.schema import dead_letters, interactions, outbox, raw_events
 from connector.store_links import LinkStore, Reply, ThreadLink
 
 __all__ = [
+    "JOB_HIDE",
     "JOB_PROCESS",
+    "JOB_PUBLISH",
     "JOB_SYNC",
     "DeadLetter",
     "IngestResult",
@@ -264,6 +276,49 @@ class Store(OutboxStore, LinkStore):
                 for row in rows
             }
 
+    def interaction_by_external(self, platform: str, external_id: str) -> Interaction | None:
+        with self.read() as conn:
+            row = conn.execute(
+                select(interactions).where(
+                    interactions.c.platform == platform, interactions.c.external_id == external_id
+                )
+            ).first()
+        return _interaction_from_row(row) if row is not None else None
+
+    def known_external_ids(self, platform: str, external_ids: Sequence[str]) -> set[str]:
+        """Which of ``external_ids`` are already stored (the reconciler skips them)."""
+        found: set[str] = set()
+        with self.read() as conn:
+            for start in range(0, len(external_ids), 500):
+                chunk = list(external_ids[start : start + 500])
+                found.update(
+                    conn.execute(
+                        select(interactions.c.external_id).where(
+                            interactions.c.platform == platform, interactions.c.external_id.in_(chunk)
+                        )
+                    ).scalars()
+                )
+        return found
+
+    def enrich_interaction(self, item: Interaction) -> None:
+        """Store what the webhook did not carry (mention text, author, followers), audited.
+
+        ``item`` is the stored interaction (with its id) completed from the platform API.
+        """
+        if item.id is None:
+            raise ValueError("only a stored interaction can be enriched")
+        row = _interaction_row(item, 0, utcnow())
+        values = {key: row[key] for key in ("text", "author", "author_key", "permalink", "language")}
+        with self.write() as conn:
+            conn.execute(update(interactions).where(interactions.c.id == item.id).values(**values))
+            self.audit(
+                conn,
+                "platform",
+                "interaction.enriched",
+                f"{item.platform}:{item.external_id}",
+                {"author": item.author.key, "followers_count": item.author.followers_count},
+            )
+
     def thread_interactions(self, thread_key: str) -> list[Interaction]:
         """Every customer interaction of a thread, oldest first (brand echoes excluded)."""
         with self.read() as conn:
@@ -283,9 +338,17 @@ class Store(OutboxStore, LinkStore):
             )
             return [Triage.from_dict(row.triage) for row in rows]
 
-    def mark_ticketed(self, marks: Iterable[tuple[int, str, str, Triage, str | None]]) -> None:
-        """Record which desk ticket each interaction went to, with its triage and language."""
+    def mark_ticketed(
+        self, marks: Iterable[tuple[int, str, str, Triage, str | None]], hide: Sequence[int] = ()
+    ) -> None:
+        """Record which desk ticket each interaction went to, with its triage and language.
+
+        ``hide`` lists comments to hide for personal data: queued in the same transaction.
+        """
         with self.write() as conn:
+            now = utcnow()
+            for interaction_id in hide:
+                enqueue(conn, JOB_HIDE, interaction_id, now)
             for interaction_id, desk, ticket_id, triage, language in marks:
                 conn.execute(
                     update(interactions)

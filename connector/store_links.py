@@ -11,7 +11,7 @@ from sqlalchemy import Connection, select, update
 
 from connector.db import insert_ignore
 from connector.model import StatusChange, utcnow
-from connector.outbox import JOB_SYNC, enqueue
+from connector.outbox import JOB_PUBLISH, JOB_SYNC, enqueue, requeue
 from connector.schema import connector_state, identity_cache, replies, status_changes, thread_links
 from connector.store_base import StoreBase
 
@@ -43,6 +43,17 @@ class Reply:
     channel: str
     state: str
     platform_reply_id: str | None
+    detail: str | None = None
+
+
+#: Reply states: awaiting_approval → intent → sending → posted; or blocked (personal data),
+#: window_closed, failed (refused for good), uncertain (maybe posted, cannot tell), rejected.
+REPLY_DONE = frozenset({"posted", "blocked", "window_closed", "failed", "uncertain", "rejected"})
+REPLY_RETRYABLE = frozenset({"window_closed", "failed", "uncertain"})
+
+
+class ReplyStateError(Exception):
+    """The reply is not in a state that allows the requested action."""
 
 
 FINISHED = frozenset({"resolved", "closed"})
@@ -277,9 +288,9 @@ class LinkStore(StoreBase):
         )
         return row.desk, change
 
-    def reserve_reply(self, values: Mapping[str, Any]) -> Reply:
+    def reserve_reply(self, values: Mapping[str, Any], state: str = "intent") -> Reply:
         """Record the intent to reply before posting; a second call returns the first record."""
-        row_values = {**values, "state": "intent", "created_at": utcnow()}
+        row_values = {**values, "state": state, "created_at": utcnow()}
         with self.write() as conn:
             insert_ignore(conn, replies, row_values, ("status_change_id",))
             row = conn.execute(
@@ -287,17 +298,89 @@ class LinkStore(StoreBase):
             ).one()
         return self._reply(row)
 
+    def mark_reply_sending(self, reply_id: int) -> None:
+        """Committed before the platform call: a retry that finds it checks the platform first."""
+        with self.write() as conn:
+            conn.execute(
+                update(replies).where(replies.c.id == reply_id).values(state="sending", attempted_at=utcnow())
+            )
+
     def mark_reply_posted(self, reply_id: int, platform_reply_id: str) -> None:
         with self.write() as conn:
             conn.execute(
                 update(replies)
                 .where(replies.c.id == reply_id)
-                .values(state="posted", platform_reply_id=platform_reply_id, posted_at=utcnow())
+                .values(state="posted", platform_reply_id=platform_reply_id, posted_at=utcnow(), detail=None)
             )
 
-    def mark_reply_state(self, reply_id: int, state: str) -> None:
+    def mark_reply_state(
+        self,
+        reply_id: int,
+        state: str,
+        detail: str | None = None,
+        actor: str = "sync",
+        subject: str | None = None,
+    ) -> None:
+        """Set a final or waiting state; anything but a plain post is audited with its reason."""
         with self.write() as conn:
-            conn.execute(update(replies).where(replies.c.id == reply_id).values(state=state))
+            conn.execute(update(replies).where(replies.c.id == reply_id).values(state=state, detail=detail))
+            self.audit(
+                conn,
+                actor,
+                f"reply.{state}",
+                subject or f"reply:{reply_id}",
+                {"reply": reply_id, "detail": detail},
+            )
+
+    def update_reply_route(self, reply_id: int, channel: str, text: str) -> None:
+        """Change how an unposted reply goes out (a refused private reply becomes a public one)."""
+        with self.write() as conn:
+            conn.execute(
+                update(replies)
+                .where(replies.c.id == reply_id, replies.c.state.in_(("intent", "sending")))
+                .values(channel=channel, text=text, state="intent")
+            )
+
+    def get_reply(self, reply_id: int) -> Reply | None:
+        with self.read() as conn:
+            row = conn.execute(select(replies).where(replies.c.id == reply_id)).first()
+        return self._reply(row) if row is not None else None
+
+    def release_reply(self, reply_id: int, expected: frozenset[str], actor: str, action: str) -> Reply:
+        """Move a reply from one of ``expected`` back to ``intent`` and queue its publication."""
+        now = utcnow()
+        with self.write() as conn:
+            row = conn.execute(select(replies).where(replies.c.id == reply_id)).first()
+            if row is None:
+                raise ReplyStateError(f"there is no reply #{reply_id}")
+            if row.state not in expected:
+                raise ReplyStateError(
+                    f"reply #{reply_id} is {row.state}; "
+                    f"only {', '.join(sorted(expected))} replies can be {action}"
+                )
+            conn.execute(update(replies).where(replies.c.id == reply_id).values(state="intent", detail=None))
+            requeue(conn, JOB_PUBLISH, reply_id, now)
+            self.audit(conn, actor, f"reply.{action}", f"reply:{reply_id}", {"previous_state": row.state})
+        found = self.get_reply(reply_id)
+        assert found is not None
+        return found
+
+    def reject_reply(self, reply_id: int, actor: str, reason: str | None) -> Reply:
+        with self.write() as conn:
+            row = conn.execute(select(replies).where(replies.c.id == reply_id)).first()
+            if row is None:
+                raise ReplyStateError(f"there is no reply #{reply_id}")
+            if row.state != "awaiting_approval":
+                raise ReplyStateError(
+                    f"reply #{reply_id} is {row.state}; only replies awaiting approval can be rejected"
+                )
+            conn.execute(
+                update(replies).where(replies.c.id == reply_id).values(state="rejected", detail=reason)
+            )
+            self.audit(conn, actor, "reply.rejected", f"reply:{reply_id}", {"reason": reason})
+        found = self.get_reply(reply_id)
+        assert found is not None
+        return found
 
     def list_replies(self) -> list[Reply]:
         with self.read() as conn:
@@ -318,4 +401,5 @@ class LinkStore(StoreBase):
             row.channel,
             row.state,
             row.platform_reply_id,
+            row.detail,
         )

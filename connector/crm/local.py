@@ -290,6 +290,20 @@ class LocalDesk:
             raise TicketNotFoundError(f"no ticket {ticket_id}")
         return dict(row.fields)
 
+    def flag_ticket(self, ticket_id: str, message: str) -> None:
+        """Put a reply problem on the ticket (field ``reply_flag``), where the agent looks."""
+        pk = _ticket_pk(ticket_id)
+        with self.store.write() as conn:
+            row = conn.execute(select(local_tickets.c.fields).where(local_tickets.c.id == pk)).first()
+            if row is None:
+                raise TicketNotFoundError(f"no ticket {ticket_id}")
+            fields = {**dict(row.fields), "reply_flag": message}
+            conn.execute(
+                update(local_tickets)
+                .where(local_tickets.c.id == pk)
+                .values(fields=fields, updated_at=utcnow())
+            )
+
 
 def _ticket_pk(ticket_id: str) -> int:
     try:

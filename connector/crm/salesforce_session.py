@@ -11,43 +11,21 @@ from typing import Any
 import requests
 from requests.models import PreparedRequest
 
+from connector.http_session import ConfiguredSession
+
 LIMIT_HEADER = "Sforce-Limit-Info"
 
 
-class SalesforceSession(requests.Session):
-    """A session whose configured CA bundle and timeout apply to every request."""
+class SalesforceSession(ConfiguredSession):
+    """A configured session that also remembers the org's API usage header."""
 
     def __init__(self, ca_bundle: str | None, timeout_s: float) -> None:
-        super().__init__()
-        self.timeout_s = timeout_s
-        self.ca_bundle = ca_bundle
-        if ca_bundle is not None:
-            self.verify = ca_bundle
+        super().__init__(ca_bundle, timeout_s)
         #: The last ``Sforce-Limit-Info`` header seen, recorded by the connector once per batch.
         self.last_limit_info: str | None = None
 
-    def merge_environment_settings(
-        self,
-        url: str | bytes | None,
-        proxies: Any,
-        stream: bool | None,
-        verify: Any,
-        cert: Any,
-    ) -> Any:
-        """Keep the configured CA bundle even when REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE are set.
-
-        requests lets those variables override ``Session.verify`` for every request that
-        does not pass ``verify=`` itself, and simple-salesforce never does; proxies from
-        the environment still apply.
-        """
-        if self.ca_bundle is not None and verify is None:
-            verify = self.ca_bundle
-        return super().merge_environment_settings(url, proxies, stream, verify, cert)
-
     def send(self, request: PreparedRequest, **kwargs: Any) -> requests.Response:
-        """Send with the default timeout, and remember the org's API usage header."""
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout_s
+        """Send (CA bundle and timeout enforced), and remember the org's API usage header."""
         response = super().send(request, **kwargs)
         header = response.headers.get(LIMIT_HEADER)
         if header:

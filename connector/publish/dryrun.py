@@ -25,3 +25,7 @@ class DryRunPublisher:
             len(reply.text),
         )
         return f"dry-run-{reply.id}"
+
+    def find_posted(self, reply: Reply, in_reply_to: Interaction) -> str | None:
+        """Nothing was ever sent anywhere, so recording it again is harmless."""
+        return None
