@@ -193,6 +193,7 @@ def tickets_list(config_path: str | None, as_json: bool, desk: str | None) -> No
         lambda row: (
             f"{row['number']}  {row['status']:<8} {row['priority'] or '--'}  {row['desk']}  "
             f"{row['interaction_count']} msg  {row['thread_key']}\n      {row['explanation']}"
+            + (f"\n      ⚠ {row['reply_flag']}" if row["reply_flag"] else "")
         ),
     )
 
@@ -244,10 +245,11 @@ def replies() -> None:
 @replies.command("list")
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def replies_list(config_path: str | None, as_json: bool) -> None:
-    """List replies (posted, dry-run or blocked)."""
+@click.option("--state", help="Only replies in this state, e.g. awaiting_approval, uncertain.")
+def replies_list(config_path: str | None, as_json: bool, state: str | None) -> None:
+    """List replies: posted, awaiting approval, or settled without posting (and why)."""
     store = _store(config_path)
-    rows = [asdict(reply) for reply in store.list_replies()]
+    rows = [asdict(reply) for reply in store.list_replies() if state is None or reply.state == state]
     _print_rows(
         rows,
         as_json,
@@ -255,8 +257,70 @@ def replies_list(config_path: str | None, as_json: bool) -> None:
         lambda row: (
             f"#{row['id']} ticket {row['ticket_id']} {row['platform']} → {row['in_reply_to']} "
             f"[{row['mode']}, {row['state']}, {row['channel']}]\n  {row['text']}"
+            + (f"\n  ({row['detail']})" if row["detail"] else "")
         ),
     )
+
+
+def _release(
+    config_path: str | None, reply_id: int, expected: frozenset[str], action: str, now: bool
+) -> None:
+    from connector.dispatcher import Dispatcher
+    from connector.store_links import ReplyStateError
+
+    runtime = _runtime(config_path)
+    try:
+        runtime.store.release_reply(reply_id, expected, actor="cli", action=action)
+    except ReplyStateError as exc:
+        raise click.ClickException(str(exc)) from None
+    if now:
+        Dispatcher(runtime).run_until_idle()
+    reply = runtime.store.get_reply(reply_id)
+    assert reply is not None
+    click.echo(
+        f"reply #{reply.id} {action}: now {reply.state}" + (f" ({reply.detail})" if reply.detail else "")
+    )
+    if reply.platform_reply_id:
+        click.echo(f"  posted on {reply.platform} as {reply.platform_reply_id}")
+
+
+@replies.command("approve")
+@config_option
+@click.argument("reply_id", type=int)
+@click.option("--no-send", is_flag=True, help="Only queue it; a running `serve` will post it.")
+def replies_approve(config_path: str | None, reply_id: int, no_send: bool) -> None:
+    """Approve a reply waiting in publish mode `approve`, and post it."""
+    _release(config_path, reply_id, frozenset({"awaiting_approval"}), "approved", not no_send)
+
+
+@replies.command("retry")
+@config_option
+@click.argument("reply_id", type=int)
+@click.option("--no-send", is_flag=True, help="Only queue it; a running `serve` will post it.")
+def replies_retry(config_path: str | None, reply_id: int, no_send: bool) -> None:
+    """Try again a reply that failed, found its window closed, or may have been posted (uncertain).
+
+    Check the platform first for an `uncertain` reply: retrying posts it again.
+    """
+    from connector.store_links import REPLY_RETRYABLE
+
+    _release(config_path, reply_id, REPLY_RETRYABLE, "retried", not no_send)
+
+
+@replies.command("reject")
+@config_option
+@click.argument("reply_id", type=int)
+@click.option("--reason", help="Why (kept in the audit log).")
+def replies_reject(config_path: str | None, reply_id: int, reason: str | None) -> None:
+    """Reject a reply waiting for approval: it is never posted."""
+    from connector.store_links import ReplyStateError
+
+    store = _store(config_path)
+    try:
+        reply = store.reject_reply(reply_id, actor="cli", reason=reason)
+    except ReplyStateError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"reply #{reply.id} rejected")
 
 
 @main.group()

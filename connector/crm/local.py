@@ -358,6 +358,7 @@ def list_local_tickets(store: Store, desk: str | None = None) -> list[dict[str, 
                 "subject": row.fields.get("subject"),
                 "linked_ticket_id": row.linked_ticket_id,
                 "resolution": row.resolution,
+                "reply_flag": row.fields.get("reply_flag"),
                 "created_at": row.created_at.isoformat(),
                 "updated_at": row.updated_at.isoformat(),
             }
