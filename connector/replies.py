@@ -224,7 +224,12 @@ def render_reply(
     context = _context(variables, platform, include_resolution and outcome != "private")
     text = " ".join(_template(outcome, language).render(context).split())
     _check_pii(text, context)
-    limit = PLATFORM_LIMITS.get(platform, DEFAULT_LIMIT)
-    fitted = fit(text, limit, x_weighted_length if platform == "x" else len)
+    fitted = fit_for_platform(text, platform)
     _check_pii(fitted, context)
     return fitted
+
+
+def fit_for_platform(text: str, platform: str) -> str:
+    """Shorten ``text`` to what ``platform`` accepts (X: 280 weighted, Meta: 2000)."""
+    limit = PLATFORM_LIMITS.get(platform, DEFAULT_LIMIT)
+    return fit(text, limit, x_weighted_length if platform == "x" else len)

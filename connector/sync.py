@@ -23,7 +23,7 @@ from connector.publish.base import (
     WindowClosedError,
 )
 from connector.publish.messenger import private_reply_open
-from connector.replies import ReplyBlockedError, choose_outcome, contains_pii, render_reply
+from connector.replies import ReplyBlockedError, choose_outcome, contains_pii, fit_for_platform, render_reply
 from connector.runtime import Runtime
 from connector.store import Job, Reply, ThreadLink
 
@@ -215,7 +215,12 @@ def _reply_text(
         found = contains_pii(agent_text)
         if found:
             raise ReplyBlockedError(f"the agent's reply contains personal data ({', '.join(found)})")
-        return agent_text
+        fitted = fit_for_platform(agent_text, target.platform)
+        if fitted != agent_text:
+            log.warning(
+                "the agent's reply for ticket %s was shortened to fit %s", change.ticket_id, target.platform
+            )
+        return fitted
     language = target.language or runtime.config.triage.default_language
     brand = runtime.config.brand
     variables = {
