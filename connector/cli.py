@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -88,6 +90,7 @@ def serve(config_path: str | None, host: str, port: int, threads: int) -> None:
     import waitress
 
     from connector.dispatcher import Dispatcher
+    from connector.reconcile_schedule import ReconcileSchedule
     from webhooks import create_app
 
     if not logging.getLogger().isEnabledFor(logging.INFO):
@@ -96,12 +99,15 @@ def serve(config_path: str | None, host: str, port: int, threads: int) -> None:
     app = create_app(runtime.config, store=runtime.store)
     dispatcher = Dispatcher(runtime)
     dispatcher.start()
+    scheduler = ReconcileSchedule(runtime)
+    scheduler.start()
     click.echo(
         f"ventanilla listening on http://{host}:{port} ({runtime.config.dispatcher.workers} worker(s))"
     )
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="ventanilla")
     finally:
+        scheduler.stop()
         dispatcher.stop()
 
 
@@ -123,6 +129,55 @@ def dispatch(config_path: str | None, timeout: float) -> None:
 
     handled = Dispatcher(_runtime(config_path)).run_until_idle(timeout)
     click.echo(f"{handled} job(s) handled")
+
+
+def parse_duration(value: str) -> timedelta:
+    """``90m``, ``6h``, ``2d``, ``45s`` or ``1w`` → a timedelta (for ``--since``)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", value.lower())
+    if match is None:
+        raise click.BadParameter(f"{value!r} is not a duration; use e.g. 90m, 6h, 2d or 1w")
+    amount, unit = float(match.group(1)), match.group(2)
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[unit]
+    if amount <= 0:
+        raise click.BadParameter("the duration must be more than zero")
+    return timedelta(seconds=amount * seconds)
+
+
+@main.command()
+@config_option
+@click.option(
+    "--since",
+    "since_text",
+    help="Look back this far (e.g. 6h, 2d). Default: since the last run (10 min overlap), "
+    "else reconcile.lookback_hours.",
+)
+@click.option("--no-process", is_flag=True, help="Only ingest; a running `serve` makes the tickets.")
+def reconcile(config_path: str | None, since_text: str | None, no_process: bool) -> None:
+    """Fetch comments and mentions the webhooks missed, and ingest them (exactly once)."""
+    from connector.dispatcher import Dispatcher
+    from connector.reconcile import reconcile as run_reconcile
+
+    since = parse_duration(since_text) if since_text else None
+    runtime = _runtime(config_path)
+    err = sys.stderr
+    interactive = err.isatty()
+
+    def progress(message: str) -> None:
+        if interactive:
+            err.write(f"\r\033[K{message[:110]}")
+            err.flush()
+
+    report = run_reconcile(runtime, since, progress)
+    if interactive:
+        err.write("\r\033[K")
+    for line in report.lines():
+        click.echo(line)
+    click.echo(f"recovered {report.total_recovered} interaction(s) the webhooks missed")
+    if report.total_recovered and not no_process:
+        handled = Dispatcher(runtime).run_until_idle()
+        click.echo(f"{handled} job(s) handled")
+    if not report.ok:
+        sys.exit(1)
 
 
 @main.group()

@@ -214,3 +214,23 @@ def ig_mention(media_id: str, comment_id: str | None) -> dict[str, Any]:
             }
         ],
     }
+
+
+def write_config(config: Config, path: Path) -> Path:
+    """Write ``config`` as a YAML file for CLI tests (secrets revealed: tests only)."""
+    import yaml
+    from pydantic import BaseModel, SecretStr
+
+    def plain(value: object) -> object:
+        if isinstance(value, SecretStr):
+            return value.get_secret_value()
+        if isinstance(value, BaseModel):
+            return {key: plain(item) for key, item in value}
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [plain(item) for item in value]
+        return value
+
+    path.write_text(yaml.safe_dump(plain(config)), encoding="utf-8")
+    return path

@@ -14,7 +14,15 @@ from connector.sync import sync_status_changes
 from tests.conftest import IG_ACCOUNT_ID, META_PAGE_ID
 from tests.emulators.meta_graph import MetaGraphEmulator
 from tests.emulators.tls import make_tls
-from tests.publish_support import dm, fb_comment, ig_comment, ig_mention, make_loop, meta_settings
+from tests.publish_support import (
+    dm,
+    fb_comment,
+    ig_comment,
+    ig_mention,
+    make_loop,
+    meta_settings,
+    write_config,
+)
 
 POST = f"{META_PAGE_ID}_407298303721936"
 COMMENT = "407298303721936_408074786977621"
@@ -360,10 +368,7 @@ def test_approve_mode_waits_for_a_human(tmp_path: Path, graph: MetaGraphEmulator
     loop.resolve_all()
     (reply,) = loop.replies()
     assert reply.state == "awaiting_approval" and graph.posted() == []
-    config_file = tmp_path / "config.yaml"
-    import yaml
-
-    config_file.write_text(yaml.safe_dump(_plain(loop.config)))
+    config_file = write_config(loop.config, tmp_path / "config.yaml")
     result = CliRunner().invoke(main, ["replies", "approve", str(reply.id), "--config", str(config_file)])
     assert result.exit_code == 0, result.output
     assert "now posted" in result.output
@@ -371,23 +376,3 @@ def test_approve_mode_waits_for_a_human(tmp_path: Path, graph: MetaGraphEmulator
     again = CliRunner().invoke(main, ["replies", "approve", str(reply.id), "--config", str(config_file)])
     assert again.exit_code != 0 and "only awaiting_approval" in again.output
     assert len(graph.posted()) == 1
-
-
-def _plain(config: object) -> dict[str, object]:
-    """The config as YAML-ready data with secrets revealed (tests only)."""
-    from pydantic import BaseModel, SecretStr
-
-    def walk(value: object) -> object:
-        if isinstance(value, SecretStr):
-            return value.get_secret_value()
-        if isinstance(value, BaseModel):
-            return {k: walk(v) for k, v in value}
-        if isinstance(value, dict):
-            return {k: walk(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [walk(v) for v in value]
-        return value
-
-    result = walk(config)
-    assert isinstance(result, dict)
-    return result
