@@ -124,17 +124,12 @@ def test_a_resolved_mention_gets_one_reply_tweet(tmp_path: Path, xapi: XApiEmula
 def test_oauth_1a_user_context_over_https(tmp_path: Path) -> None:
     with XApiEmulator(tls=make_tls(tmp_path), brand_user_id=BRAND, brand_username="AcmeSupport") as emulator:
         emulator.add_user(CUSTOMER, "janedoe", "Jane Doe", followers_count=5321)
-        emulator.add_oauth1("ck-123", "cs-secret", "at-456", "ats-secret")
+        # The consumer secret is the one that signs webhooks (platforms.x.consumer_secret).
+        emulator.add_oauth1("ck-123", X_CONSUMER_SECRET, "at-456", "ats-secret")
         settings = _x_settings(
             emulator, access_token="at-456", access_token_secret="ats-secret", consumer_key="ck-123"
         )
-        loop = make_loop(tmp_path, x=settings)  # consumer_secret comes from the webhook settings
-        emulator.add_oauth1(
-            "ck-123",
-            loop.config.platforms.x.consumer_secret.get_secret_value(),  # type: ignore[union-attr]
-            "at-456",
-            "ats-secret",
-        )
+        loop = make_loop(tmp_path, x=settings)
         _ticket_for_mention(loop, emulator, "@AcmeSupport the app crashes on login")
         loop.resolve_all()
         (reply,) = loop.replies()
