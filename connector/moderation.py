@@ -57,7 +57,7 @@ def hide_comments(runtime: Runtime, jobs: Sequence[Job]) -> BatchOutcome:
         try:
             graph.post(
                 item.external_id,
-                data={"hide": "true"} if instagram else {"is_hidden": "true"},
+                params={"hide": "true"} if instagram else {"is_hidden": "true"},
                 instagram=instagram,
                 idempotent=True,
             )

@@ -111,10 +111,21 @@ class Source:
     missing: str | None = None
 
 
+def looks_like_instagram_account(account_id: str) -> bool:
+    """Instagram professional account ids are 17-digit numbers starting 1784 (Page ids are not).
+
+    Only a fallback for configurations that list both in ``brand_account_ids`` without
+    setting ``instagram_account_id``.
+    """
+    return len(account_id) == 17 and account_id.startswith("1784") and account_id.isdigit()
+
+
 def plan_sources(config: Config) -> list[Source]:
     """The accounts the configuration names, each with its fetcher or the setting it lacks."""
     meta, x, max_posts = config.platforms.meta, config.platforms.x, config.reconcile.max_posts
-    ig_id = meta.instagram_account_id
+    ig_id = meta.instagram_account_id or next(
+        (i for i in meta.brand_account_ids if looks_like_instagram_account(i)), None
+    )
     page_ids = [meta.page_id] if meta.page_id else []
     page_ids += [i for i in meta.brand_account_ids if i != ig_id and i not in page_ids]
     sources: list[Source] = []

@@ -64,3 +64,15 @@ def test_the_schedule_inside_serve_runs_reconcile(tmp_path: Path) -> None:
         schedule = ReconcileSchedule(loop.runtime)
         assert schedule.run_once() == 1
         assert schedule.run_once() == 0
+
+
+def test_an_instagram_account_listed_only_among_brand_ids_is_read_as_instagram(tmp_path: Path) -> None:
+    from connector.config import config_from_dict
+    from connector.reconcile import plan_sources
+    from tests.conftest import base_config
+
+    data = base_config(tmp_path)
+    data["platforms"]["meta"]["page_access_token"] = "token"
+    keys = [source.key for source in plan_sources(config_from_dict(data))]
+    assert f"facebook:{META_PAGE_ID}" in keys and f"instagram:{IG_ACCOUNT_ID}" in keys
+    assert f"facebook:{IG_ACCOUNT_ID}" not in keys

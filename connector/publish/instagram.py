@@ -24,8 +24,9 @@ class InstagramPublisher:
             return send_private_reply(self.graph, reply, in_reply_to)
         if in_reply_to.kind == "mention":
             return self._reply_to_mention(reply, in_reply_to)
+        # Documented with the message in the query string (protocols.md A.8 c).
         answer = self.graph.post(
-            f"{in_reply_to.external_id}/replies", data={"message": reply.text}, instagram=True
+            f"{in_reply_to.external_id}/replies", params={"message": reply.text}, instagram=True
         )
         return str(answer.get("id") or "")
 
@@ -35,7 +36,7 @@ class InstagramPublisher:
         comment_id = mention.raw.get("comment_id")
         if comment_id:
             params["comment_id"] = str(comment_id)
-        answer = self.graph.post(f"{mention.brand_account_id}/mentions", data=params, instagram=True)
+        answer = self.graph.post(f"{mention.brand_account_id}/mentions", params=params, instagram=True)
         return str(answer.get("id") or "")
 
     def find_posted(self, reply: Reply, in_reply_to: Interaction) -> str | None:

@@ -28,7 +28,9 @@ def messages_path(settings: MetaSettings, item: Interaction) -> tuple[str, bool]
     if item.platform == "instagram":
         if settings.instagram_login:
             return f"{item.brand_account_id}/messages", True
-        return f"{settings.page_id or 'me'}/messages", False
+        if settings.page_id:  # Facebook Login: the Page linked to the Instagram account sends
+            return f"{settings.page_id}/messages", False
+        return f"{item.brand_account_id}/messages", False
     return f"{item.brand_account_id}/messages", False
 
 
@@ -67,9 +69,8 @@ class MessagingPublisher:
 
     def find_posted(self, reply: Reply, in_reply_to: Interaction) -> str | None:
         """Look for our message in the conversation with this customer."""
-        owner = in_reply_to.brand_account_id if in_reply_to.platform != "instagram" else None
-        owner = owner or self.graph.settings.page_id or "me"
-        _, instagram = messages_path(self.graph.settings, in_reply_to)
+        path, instagram = messages_path(self.graph.settings, in_reply_to)
+        owner = path.split("/", 1)[0]
         answer = self.graph.get(
             f"{owner}/conversations",
             {
