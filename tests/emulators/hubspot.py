@@ -12,13 +12,11 @@ bearer-token auth, and enforced rate limits with ``X-HubSpot-RateLimit-*`` heade
 from __future__ import annotations
 
 import json
-import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from tests.emulators.https_server import Fault, LoggedRequest, Reply, take_fault
+from tests.emulators.https_server import LoggedRequest, Reply, take_fault
 from tests.emulators.hubspot_associations import AssociationsApi, pipelines, properties
 from tests.emulators.hubspot_errors import (
     ApiError,
@@ -31,17 +29,12 @@ from tests.emulators.hubspot_errors import (
 from tests.emulators.hubspot_limits import RateLimiter
 from tests.emulators.hubspot_objects import Answer, ObjectsApi
 from tests.emulators.hubspot_schema import ObjectDef, PropertyDef, association_type, default_association
-from tests.emulators.hubspot_server import LocalServer
 from tests.emulators.hubspot_store import Portal, to_text
+from tests.emulators.local_emulator import BodyFault, LocalEmulator
 from tests.emulators.tls import TlsMaterial
 
 
-@dataclass
-class _BodyFault(Fault):
-    body: Any = None
-
-
-class HubSpotEmulator:
+class HubSpotEmulator(LocalEmulator):
     """A threaded HTTP (or, given TLS material, HTTPS) server on 127.0.0.1 speaking the HubSpot CRM API."""
 
     def __init__(
@@ -53,40 +46,14 @@ class HubSpotEmulator:
         search_per_second: int = 5,
         daily_limit: int = 650_000,
     ) -> None:
-        self.tls = tls
-        self.ca_path: str | None = tls.ca_path if tls else None
+        super().__init__(tls)
         self.portal_id = portal_id
         self.portal = Portal(portal_id)
         self.limits = RateLimiter(burst_limit, burst_window_s, search_per_second, daily_limit)
         self.tokens: set[str] = set()
         self.latency_s = 0.0
-        self.request_log: list[LoggedRequest] = []
-        self.base_url = ""
         self._objects = ObjectsApi(self.portal)
         self._associations = AssociationsApi(self.portal)
-        self._lock = threading.RLock()
-        self._faults: list[Fault] = []
-        self._drops: list[Fault] = []
-        self._server: LocalServer | None = None
-
-    # -- lifecycle ---------------------------------------------------------------------------------
-
-    def start(self) -> HubSpotEmulator:
-        self._server = LocalServer(self, self.tls.server_context() if self.tls else None)
-        self.base_url = self._server.url
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    def __enter__(self) -> HubSpotEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- auth and limits -------------------------------------------------------------------------
 
@@ -194,16 +161,6 @@ class HubSpotEmulator:
 
     # -- faults and the log ----------------------------------------------------------------------
 
-    def fail_next(self, n: int, status: int, body: Any = None, path_contains: str | None = None) -> None:
-        """Answer the next ``n`` matching requests with ``status`` (default body in HubSpot's format)."""
-        with self._lock:
-            self._faults.append(_BodyFault(n, status, path_contains=path_contains, body=body))
-
-    def drop_connection_next(self, n: int = 1, path_contains: str | None = None) -> None:
-        """Close the connection without answering the next ``n`` matching requests."""
-        with self._lock:
-            self._drops.append(Fault(n, path_contains=path_contains))
-
     def clear_faults(self) -> None:
         """Forget pending faults, dropped connections, forced 429s and latency."""
         with self._lock:
@@ -221,14 +178,6 @@ class HubSpotEmulator:
         with self._lock:
             return sum(1 for entry in self.request_log if entry.counted and _is_search(entry))
 
-    def reset_log(self) -> None:
-        with self._lock:
-            self.request_log.clear()
-
-    def requests_to(self, path_contains: str) -> list[LoggedRequest]:
-        with self._lock:
-            return [entry for entry in self.request_log if path_contains in entry.path]
-
     # -- request handling (called by the HTTP handler) -------------------------------------------
 
     def serve(self, entry: LoggedRequest) -> Reply:
@@ -243,7 +192,7 @@ class HubSpotEmulator:
             time.sleep(self.latency_s)
         with self._lock:
             if fault is not None:
-                body = fault.body if isinstance(fault, _BodyFault) and fault.body is not None else None
+                body = fault.body if isinstance(fault, BodyFault) and fault.body is not None else None
                 return Reply(fault.status, body if body is not None else fault_body(fault.status))
             scheme, _, token = entry.headers.get("authorization", "").partition(" ")
             token = token.strip()

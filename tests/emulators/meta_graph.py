@@ -14,14 +14,12 @@ never 429, never Retry-After).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.emulators.https_server import Fault, LoggedRequest, Reply, take_fault
-from tests.emulators.hubspot_server import LocalServer
+from tests.emulators.https_server import LoggedRequest, Reply, take_fault
+from tests.emulators.local_emulator import BodyFault, LocalEmulator
 from tests.emulators.meta_graph_api import (
     GraphApi,
     GraphRequest,
@@ -47,16 +45,11 @@ from tests.emulators.tls import TlsMaterial
 __all__ = ["MetaGraphEmulator"]
 
 
-@dataclass
-class _BodyFault(Fault):
-    body: Any = None
-
-
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class MetaGraphEmulator:
+class MetaGraphEmulator(LocalEmulator):
     """A threaded HTTP (or, given TLS material, HTTPS) server on 127.0.0.1 speaking the Graph API."""
 
     def __init__(
@@ -68,42 +61,16 @@ class MetaGraphEmulator:
         human_agent: bool = False,
         page_call_limit: int = 4800,
     ) -> None:
-        self.tls = tls
-        self.ca_path: str | None = tls.ca_path if tls else None
+        super().__init__(tls)
         self.page_id = page_id
         self.ig_user_id = ig_user_id
         self.page_token = page_token
         self.tokens: set[str] = {page_token}
         self.human_agent = human_agent
         self.clock: Callable[[], datetime] = _utc_now
-        self.base_url = ""
-        self.request_log: list[LoggedRequest] = []
         self.store = GraphStore(page_id, ig_user_id, page_name="Acme", ig_username="acme")
         self.meter = UsageMeter(page_call_limit, lambda: self.clock())
         self._api = GraphApi(self.store, lambda: self.clock(), lambda: self.human_agent)
-        self._lock = threading.RLock()
-        self._faults: list[Fault] = []
-        self._drops: list[Fault] = []
-        self._server: LocalServer | None = None
-
-    # -- lifecycle ---------------------------------------------------------------------------------
-
-    def start(self) -> MetaGraphEmulator:
-        self._server = LocalServer(self, self.tls.server_context() if self.tls else None)
-        self.base_url = self._server.url
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    def __enter__(self) -> MetaGraphEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def page_call_limit(self) -> int:
@@ -246,16 +213,6 @@ class MetaGraphEmulator:
 
     # -- faults and limits ---------------------------------------------------------------------------
 
-    def fail_next(self, n: int, status: int, body: Any = None, path_contains: str | None = None) -> None:
-        """Answer the next ``n`` matching requests with ``status`` (default body: a Graph error)."""
-        with self._lock:
-            self._faults.append(_BodyFault(n, status, path_contains=path_contains, body=body))
-
-    def drop_connection_next(self, n: int = 1, path_contains: str | None = None) -> None:
-        """Close the connection without answering the next ``n`` matching requests."""
-        with self._lock:
-            self._drops.append(Fault(n, path_contains=path_contains))
-
     def throttle_next(self, n: int = 1, code: int = 4, minutes_to_regain: int = 5) -> None:
         """Answer the next ``n`` authenticated calls with Graph throttling error ``code`` (HTTP 400)."""
         with self._lock:
@@ -269,14 +226,6 @@ class MetaGraphEmulator:
             self.meter.reset()
 
     # -- inspection ----------------------------------------------------------------------------------
-
-    def requests_to(self, path_contains: str, method: str | None = None) -> list[LoggedRequest]:
-        with self._lock:
-            return [
-                entry
-                for entry in self.request_log
-                if path_contains in entry.path and (method is None or entry.method == method.upper())
-            ]
 
     def posted(self) -> list[dict[str, Any]]:
         """Every object created through the API, in order (copies)."""
@@ -293,10 +242,6 @@ class MetaGraphEmulator:
         with self._lock:
             conversation = self.store.conversations.get((platform, user_id))
             return sorted(conversation.messages, key=lambda m: m.created_time) if conversation else []
-
-    def reset_log(self) -> None:
-        with self._lock:
-            self.request_log.clear()
 
     # -- request handling (called by the HTTP handler) -------------------------------------------
 
@@ -319,7 +264,7 @@ class MetaGraphEmulator:
                 return self.meter.headers(business_id, use_case) if authenticated else {}
 
             if fault is not None:
-                body = fault.body if isinstance(fault, _BodyFault) and fault.body is not None else None
+                body = fault.body if isinstance(fault, BodyFault) and fault.body is not None else None
                 return Reply(fault.status, body if body is not None else fault_body(fault.status), usage())
             try:
                 if not authenticated:

@@ -12,15 +12,13 @@ and OAuth 2.0 bearer tokens, and enforced per-user rate limits with ``x-rate-lim
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from tests.emulators.https_server import Fault, LoggedRequest, Reply, take_fault
-from tests.emulators.hubspot_server import LocalServer
+from tests.emulators.local_emulator import BodyFault, LocalEmulator
 from tests.emulators.tls import TlsMaterial
 from tests.emulators.x_api_auth import Identity, OAuth1Credentials, OAuth1Verifier, RateLimiter
 from tests.emulators.x_api_errors import (
@@ -44,12 +42,7 @@ def _aware(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-@dataclass
-class _BodyFault(Fault):
-    body: Any = None
-
-
-class XApiEmulator:
+class XApiEmulator(LocalEmulator):
     """A threaded HTTP (or, given TLS material, HTTPS) server on 127.0.0.1 speaking X API v2."""
 
     def __init__(
@@ -58,13 +51,10 @@ class XApiEmulator:
         brand_user_id: str = "2244994945",
         brand_username: str = "AcmeSupport",
     ) -> None:
-        self.tls = tls
-        self.ca_path: str | None = tls.ca_path if tls else None
+        super().__init__(tls)
         self.brand_user_id = brand_user_id
         self.brand_username = brand_username
-        self.base_url = ""
         self.clock: Callable[[], datetime] = _utc_now
-        self.request_log: list[LoggedRequest] = []
         self.store = Store()
         self.store.add_user(User(brand_user_id, brand_username, brand_username, followers_count=1000))
         self.limits = RateLimiter()
@@ -72,29 +62,6 @@ class XApiEmulator:
         self._user_tokens: dict[str, str] = {}
         self._app_tokens: set[str] = set()
         self._api = Api(self.store, lambda: _aware(self.clock()))
-        self._lock = threading.RLock()
-        self._faults: list[Fault] = []
-        self._drops: list[Fault] = []
-        self._server: LocalServer | None = None
-
-    # -- lifecycle ---------------------------------------------------------------------------------
-
-    def start(self) -> XApiEmulator:
-        self._server = LocalServer(self, self.tls.server_context() if self.tls else None)
-        self.base_url = self._server.url
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    def __enter__(self) -> XApiEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- credentials -------------------------------------------------------------------------------
 
@@ -217,28 +184,6 @@ class XApiEmulator:
         with self._lock:
             self.limits.set_limit(endpoint, limit, window_s)
 
-    def fail_next(self, n: int, status: int, body: Any = None, path_contains: str | None = None) -> None:
-        """Answer the next ``n`` matching requests with ``status`` (default: X's problem body for it)."""
-        with self._lock:
-            self._faults.append(_BodyFault(n, status, path_contains=path_contains, body=body))
-
-    def drop_connection_next(self, n: int = 1, path_contains: str | None = None) -> None:
-        """Close the connection without answering the next ``n`` matching requests."""
-        with self._lock:
-            self._drops.append(Fault(n, path_contains=path_contains))
-
-    def requests_to(self, path_contains: str, method: str | None = None) -> list[LoggedRequest]:
-        with self._lock:
-            return [
-                e
-                for e in self.request_log
-                if path_contains in e.path and (method is None or e.method == method.upper())
-            ]
-
-    def reset_log(self) -> None:
-        with self._lock:
-            self.request_log.clear()
-
     # -- request handling (called by the HTTP handler) -------------------------------------------
 
     def serve(self, entry: LoggedRequest) -> Reply:
@@ -322,7 +267,7 @@ def _error_reply(error: XApiError) -> Reply:
 
 
 def _fault_body(fault: Fault) -> Any:
-    if isinstance(fault, _BodyFault) and fault.body is not None:
+    if isinstance(fault, BodyFault) and fault.body is not None:
         return fault.body
     if fault.status == 429:
         return too_many_requests_body()
