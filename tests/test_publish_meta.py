@@ -376,3 +376,57 @@ def test_approve_mode_waits_for_a_human(tmp_path: Path, graph: MetaGraphEmulator
     again = CliRunner().invoke(main, ["replies", "approve", str(reply.id), "--config", str(config_file)])
     assert again.exit_code != 0 and "only awaiting_approval" in again.output
     assert len(graph.posted()) == 1
+
+
+def test_an_instagram_comment_with_personal_data_is_hidden_with_hide(
+    tmp_path: Path, graph: MetaGraphEmulator
+) -> None:
+    graph.add_ig_media("17918195224117851", utcnow() - timedelta(days=1))
+    text = "Call me on 612 345 678, my order never came"
+    graph.add_ig_comment(
+        "17918195224117851", "17865799348089040", "1234567890123456", "jane.doe", text, utcnow()
+    )
+    loop = make_loop(tmp_path, meta=meta_settings(graph, hide_comments_with_pii=True))
+    loop.meta(ig_comment("17865799348089040", text, "17918195224117851"))
+    loop.run()
+    (request,) = graph.requests_to("/17865799348089040", method="POST")
+    assert request.query.get("hide") == "true"
+    assert graph.hidden() == {"17865799348089040": True}
+
+
+def test_hiding_in_dry_run_is_only_audited(tmp_path: Path, graph: MetaGraphEmulator) -> None:
+    text = "My email is susie@example.com and nobody answers"
+    _seed_comment(graph, text)
+    loop = make_loop(tmp_path, meta=meta_settings(graph, hide_comments_with_pii=True), mode="dry-run")
+    loop.meta(fb_comment(COMMENT, text, utcnow(), post_id=POST))
+    loop.run()
+    assert graph.hidden() == {}
+    actions = [entry["action"] for entry in loop.store.audit_entries(f"facebook:{COMMENT}")]
+    assert "comment.hide.dry-run" in actions
+
+
+def test_a_caption_mention_is_read_with_the_field_expansion_when_the_edge_is_refused(
+    tmp_path: Path, graph: MetaGraphEmulator
+) -> None:
+    graph.add_mentioned_media(
+        "17887498072083999", "Loving my new @acme boots, but the sole came off", utcnow(), "ana"
+    )
+    graph.fail_next(
+        1,
+        400,
+        {"error": {"message": "(#100) Unknown path components", "type": "OAuthException", "code": 100}},
+        path_contains="/mentioned_media",
+    )
+    loop = make_loop(tmp_path, meta=meta_settings(graph))
+    loop.meta(ig_mention("17887498072083999", None))
+    loop.run()
+    stored = loop.store.interaction_by_external("instagram", "17887498072083999")
+    assert stored is not None and "sole came off" in stored.text and stored.author.handle == "ana"
+    (expansion,) = [
+        r
+        for r in graph.requests_to(f"/{IG_ACCOUNT_ID}", method="GET")
+        if "fields" in r.query and r.query["fields"].startswith("mentioned_media.media_id(")
+    ]
+    assert expansion.status == 200
+    (ticket,) = loop.tickets()
+    assert ticket["status"] == "open"
