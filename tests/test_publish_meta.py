@@ -430,3 +430,69 @@ def test_a_caption_mention_is_read_with_the_field_expansion_when_the_edge_is_ref
     assert expansion.status == 200
     (ticket,) = loop.tickets()
     assert ticket["status"] == "open"
+
+
+def test_a_messenger_dm_crash_is_checked_in_the_conversation_before_sending_again(
+    tmp_path: Path, graph: MetaGraphEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = utcnow() - timedelta(minutes=10)
+    graph.user_message("messenger", PSID, at, "Refund please")
+    loop = make_loop(tmp_path, meta=meta_settings(graph))
+    loop.meta(dm("page", META_PAGE_ID, "m_9", "Refund please", PSID, at))
+    loop.run()
+
+    def crash(self: Store, reply_id: int, platform_reply_id: str) -> None:
+        raise Crash(platform_reply_id)
+
+    monkeypatch.setattr(Store, "mark_reply_posted", crash)
+    with pytest.raises(Crash):
+        loop.resolve_all()
+    monkeypatch.undo()
+    loop.make_jobs_due()
+    loop.run()
+    (reply,) = loop.replies()
+    sent = [p for p in graph.posted() if p["kind"] == "message"]
+    assert reply.state == "posted" and len(sent) == 1 and reply.platform_reply_id == sent[0]["id"]
+    assert len(graph.requests_to(f"/{META_PAGE_ID}/conversations", method="GET")) == 1
+
+
+CRASHING_WORKER = """
+import os, sys
+from connector.config import load_config
+from connector.dispatcher import Dispatcher
+from connector.runtime import Runtime
+from connector.store import Store
+
+def die(self, reply_id, platform_reply_id):
+    os._exit(9)  # the process dies: no cleanup, no rollback handlers, no finally blocks
+
+Store.mark_reply_posted = die
+Dispatcher(Runtime(load_config(sys.argv[1]))).run_until_idle()
+"""
+
+
+def test_a_worker_process_killed_after_posting_leaves_a_reply_that_is_not_posted_again(
+    tmp_path: Path, graph: MetaGraphEmulator
+) -> None:
+    import subprocess
+    import sys
+
+    from connector.crm.local import resolve_ticket
+
+    _seed_comment(graph, "Still waiting for the technician")
+    loop = make_loop(tmp_path, meta=meta_settings(graph))
+    loop.meta(fb_comment(COMMENT, "Still waiting for the technician", utcnow(), post_id=POST))
+    loop.run()
+    (ticket,) = loop.tickets()
+    resolve_ticket(loop.store, ticket["id"], "Technician visit booked")  # queued, not yet sent
+    config_file = write_config(loop.config, tmp_path / "config.yaml")
+    worker = subprocess.run(
+        [sys.executable, "-c", CRASHING_WORKER, str(config_file)], check=False, timeout=60
+    )
+    assert worker.returncode == 9
+    assert len(graph.posted()) == 1 and loop.replies()[0].state == "sending"
+    loop.make_jobs_due()  # the dead worker's lease has expired
+    loop.run()
+    (reply,) = loop.replies()
+    assert reply.state == "posted" and reply.platform_reply_id == graph.posted()[0]["id"]
+    assert len(graph.posted()) == 1
