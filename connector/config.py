@@ -160,6 +160,39 @@ class DispatcherSettings(_Strict):
     poll_interval_seconds: float = Field(default=0.5, gt=0)
 
 
+class BusinessHours(_Strict):
+    """When SLA clocks run; outside these hours they stop (weekends, nights)."""
+
+    timezone: str = "Europe/Madrid"
+    days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4], description="0 = Monday")
+    start: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field(default="18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class PriorityMatrix(_Strict):
+    """Value, risk and influence each rated low / mid / high, then the first matching rule wins.
+
+    ``levels`` are the lower bounds of mid and high for each axis (scores are 0..1);
+    ``rules`` map a pattern such as ``{risk: high}`` or ``{risk: mid, influence: high}``
+    to a priority; anything unmatched is ``default``. Safety is P1 whatever the matrix says.
+    """
+
+    levels: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {"risk": (0.45, 0.7), "influence": (0.5, 0.75), "value": (0.6, 1.0)}
+    )
+    rules: list[dict[str, str]] = Field(
+        default_factory=lambda: [
+            {"risk": "high", "priority": "P1"},
+            {"risk": "mid", "influence": "high", "priority": "P2"},
+            {"risk": "mid", "value": "high", "priority": "P2"},
+            {"risk": "mid", "priority": "P3"},
+            {"risk": "low", "influence": "high", "priority": "P3"},
+            {"risk": "low", "value": "high", "priority": "P3"},
+        ]
+    )
+    default: str = "P4"
+
+
 class TriageSettings(_Strict):
     languages: list[str] = Field(default_factory=lambda: ["es", "en"])
     default_language: str = "es"
@@ -167,6 +200,44 @@ class TriageSettings(_Strict):
         default_factory=lambda: {"P1": 1.0, "P2": 4.0, "P3": 24.0, "P4": 72.0}
     )
     value_tiers: dict[str, float] = Field(default_factory=lambda: {"top": 50_000.0, "mid": 5_000.0})
+    #: Regions whose national phone formats are recognised (ISO 3166 alpha-2).
+    phone_regions: list[str] = Field(default_factory=lambda: ["ES", "MX", "AR", "CO", "GB", "US"])
+    #: Countries whose national identity numbers are recognised (python-stdnum modules).
+    national_id_countries: list[str] = Field(default_factory=lambda: ["es"])
+    #: A YAML file of the brand's own terms per nature (relative to the configuration file).
+    terms_file: str | None = None
+    #: A Python entry point (group ``ventanilla.classifiers``) replacing the nature classifier.
+    classifier: str | None = None
+    priority_matrix: PriorityMatrix = Field(default_factory=PriorityMatrix)
+    business_hours: BusinessHours | None = None
+
+
+class CrisisSettings(_Strict):
+    """A burst of negative interactions on one topic, compared with its own baseline."""
+
+    enabled: bool = True
+    window_minutes: float = Field(default=10, gt=0)
+    #: At least this many negative interactions on the topic inside the window …
+    min_count: int = Field(default=20, ge=2)
+    #: … and this many times the topic's usual rate over the baseline period.
+    ratio: float = Field(default=5.0, ge=1)
+    baseline_hours: float = Field(default=24, gt=0)
+    #: A raised crisis stays open (new interactions join it) until quiet this long.
+    cooldown_hours: float = Field(default=6, gt=0)
+    #: Slack-compatible incoming webhook (JSON with "text"); none: only logged and audited.
+    webhook_url: str | None = None
+    #: The desk that gets the parent incident ticket (default: the first desk).
+    desk: str | None = None
+
+
+class SlaSettings(_Strict):
+    """The monitor inside ``serve`` that warns before and at an SLA breach."""
+
+    monitor_interval_seconds: float = Field(default=60, gt=0)
+    #: Warn when this fraction of the SLA has elapsed without an answer.
+    warn_at_fraction: float = Field(default=0.8, gt=0, lt=1)
+    #: Slack-compatible incoming webhook for warnings and breaches; none: only logged.
+    webhook_url: str | None = None
 
 
 class BrandSettings(_Strict):
@@ -190,6 +261,8 @@ class Config(_Strict):
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
     dispatcher: DispatcherSettings = Field(default_factory=DispatcherSettings)
     triage: TriageSettings = Field(default_factory=TriageSettings)
+    crisis: CrisisSettings = Field(default_factory=CrisisSettings)
+    sla: SlaSettings = Field(default_factory=SlaSettings)
     brand: BrandSettings = Field(default_factory=BrandSettings)
     limits: Limits = Field(default_factory=Limits)
     base_dir: str = "."
