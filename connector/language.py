@@ -221,17 +221,66 @@ def primary_subtag(language: str | None) -> str | None:
     return re.split(r"[-_]", language.strip(), maxsplit=1)[0].lower() or None
 
 
+#: lingua's relative confidence needed to trust it on its own.
+LINGUA_CONFIDENCE = 0.75
+
+
+@lru_cache(maxsize=8)
+def _lingua(allowed: tuple[str, ...]) -> Any:
+    """A lingua detector restricted to the configured languages (built once: models are large)."""
+    from lingua import IsoCode639_1, LanguageDetectorBuilder
+
+    codes = []
+    for lang in allowed:
+        try:
+            codes.append(IsoCode639_1.from_str(lang))
+        except ValueError:
+            continue
+    if len(codes) < 2:
+        return None
+    return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()
+
+
+#: Always asked too, so a text in neither configured language is not forced into one.
+REFERENCE_LANGUAGES = ("en", "es")
+MIN_LINGUA_WORDS = 2
+
+
+def _lingua_guess(text: str, allowed: Sequence[str]) -> tuple[str | None, float]:
+    """lingua's best language and its relative confidence; None for one-word texts ("ok")."""
+    if sum(len(token.text) > 1 for token in tokenize(text)) < MIN_LINGUA_WORDS:
+        return None, 0.0
+    detector = _lingua(tuple(sorted({*allowed, *REFERENCE_LANGUAGES})))
+    if detector is None:
+        return None, 0.0
+    values = detector.compute_language_confidence_values(text[:MAX_DETECTED_CHARS])
+    if not values:
+        return None, 0.0
+    best = values[0]
+    return best.language.iso_code_639_1.name.lower(), float(best.value)
+
+
+MAX_DETECTED_CHARS = 2000
+
+
 def detect_language(text: str, allowed: Sequence[str], default: str) -> str:
     """Guess the language of ``text`` among ``allowed``; ``default`` when the evidence is thin.
 
-    Only languages with a stopword profile can win; a near tie also yields ``default``,
-    because a wrong lexicon is worse than the configured one.
+    lingua (restricted to the configured languages) decides when it is confident; short
+    texts where it hesitates ("ok", "lol") fall back to counting function words and
+    Spanish-only marks, and a near tie yields ``default``: a wrong lexicon is worse than
+    the configured one.
     """
-    candidates = [lang for lang in allowed if lang in STOPWORDS]
     if len(allowed) == 1:
         return allowed[0]
+    guess, confidence = _lingua_guess(text, allowed)
+    if guess is not None and guess not in allowed and confidence >= LINGUA_CONFIDENCE:
+        return default  # confidently a language we do not handle
+    if guess is not None and confidence >= LINGUA_CONFIDENCE:
+        return guess
+    candidates = [lang for lang in allowed if lang in STOPWORDS]
     if not candidates:
-        return default
+        return guess if guess is not None and guess in allowed and confidence > 0.5 else default
     evidence = language_evidence(text)
     ranked = sorted(candidates, key=lambda lang: evidence[lang], reverse=True)
     best = evidence[ranked[0]]

@@ -1,10 +1,12 @@
-"""Find personal data in free text: emails, phones, payment cards, IBANs, Spanish IDs.
+"""Find personal data in free text: emails, phones, payment cards, IBANs, national ids.
 
 Numbers are only flagged when they look like personal data *and* pass the checks the
-real identifiers carry (Luhn, mod-97, the DNI control letter), so order numbers,
-prices, dates and model numbers stay out. Found spans are masked before the next, looser
-detector runs: a card number must not also count as a phone. A later issue swaps these
-rules for phonenumbers and python-stdnum.
+real identifiers carry, done by well-kept libraries: python-stdnum (Luhn, IBAN mod-97
+and per-country formats, Spanish DNI/NIE and other countries' ids) and phonenumbers
+(possible numbers per configured region). Card numbers must also sit in a card
+network's number range. Order numbers, prices, dates and model numbers stay out: the
+context before a number ("pedido", "order nº", "€") rules it out as a reference. Found
+spans are masked before the next, looser detector runs: a card must not count as a phone.
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import phonenumbers
+from stdnum import iban as stdnum_iban
+from stdnum import luhn as stdnum_luhn
+from stdnum.es import dni as stdnum_dni
+from stdnum.es import nie as stdnum_nie
+
 from connector.language import fold
+from connector.pii_rules import PiiRules, active_rules, card_network
 
 PII_TYPES: tuple[str, ...] = ("email", "phone", "payment_card", "iban", "national_id")
 
@@ -22,7 +31,6 @@ CARD_GROUP = 4
 CARD_GROUPINGS = frozenset({(4, 6, 5), (4, 6, 4)})  # American Express, Diners
 IBAN_LENGTH = (15, 34)
 PHONE_DIGITS_NATIONAL = (7, 12)
-PHONE_DIGITS_INTERNATIONAL = (8, 15)
 # A bare run of digits is a phone only in the Spanish mobile/landline shape (9 digits, 6-9).
 BARE_PHONE_DIGITS = 9
 BARE_PHONE_FIRST_DIGITS = frozenset("6789")
@@ -30,13 +38,7 @@ MIN_PHONE_GROUP = 3
 # How much text before a number is searched for "pedido", "order", "ticket"…
 REFERENCE_LOOKBEHIND = 40
 
-DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
-NIE_PREFIX = {"X": "0", "Y": "1", "Z": "2"}
-# Countries whose IBAN length we know; others only need the generic length and mod-97.
-IBAN_COUNTRY_LENGTHS = {
-    "AD": 24, "AT": 20, "BE": 16, "CH": 21, "DE": 22, "DK": 18, "ES": 24, "FI": 18, "FR": 27,
-    "GB": 22, "IE": 22, "IT": 27, "LU": 20, "NL": 18, "NO": 15, "PL": 28, "PT": 25, "SE": 24,
-}  # fmt: skip
+
 
 _MASK = "\x00"
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
@@ -78,36 +80,28 @@ class PiiMatch:
 
 def luhn_valid(digits: str) -> bool:
     """Check the Luhn digit that every payment card number carries."""
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char) * (2 if position % 2 else 1)
-        total += value - 9 if value > 9 else value
-    return total % 10 == 0 and digits.strip("0") != ""
+    return digits.strip("0") != "" and stdnum_luhn.is_valid(digits)
+
+
+def card_valid(digits: str) -> bool:
+    """A card number: Luhn, and a length inside the range of a known card network."""
+    return luhn_valid(digits) and card_network(digits) is not None
 
 
 def iban_valid(candidate: str) -> bool:
-    """Check an IBAN's length (when the country is known) and its mod-97 check digits."""
-    iban = candidate.upper()
-    if (
-        not (IBAN_LENGTH[0] <= len(iban) <= IBAN_LENGTH[1])
-        or not iban[:2].isalpha()
-        or not iban[2:4].isdigit()
-    ):
-        return False
-    if IBAN_COUNTRY_LENGTHS.get(iban[:2], len(iban)) != len(iban):
-        return False
-    rearranged = iban[4:] + iban[:4]
-    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+    """Check an IBAN: country, length and BBAN format where python-stdnum knows them, mod-97."""
+    compact = re.sub(r"[ -]", "", candidate).upper()
+    return IBAN_LENGTH[0] <= len(compact) <= IBAN_LENGTH[1] and bool(stdnum_iban.is_valid(compact))
 
 
 def dni_valid(number: str, letter: str) -> bool:
     """Check a Spanish DNI's control letter (number modulo 23)."""
-    return DNI_LETTERS[int(number) % 23] == letter.upper()
+    return bool(stdnum_dni.is_valid(number + letter.upper()))
 
 
 def nie_valid(prefix: str, number: str, letter: str) -> bool:
     """Check a Spanish NIE: X/Y/Z stand for 0/1/2, then the DNI rule."""
-    return dni_valid(NIE_PREFIX[prefix.upper()] + number, letter)
+    return bool(stdnum_nie.is_valid(prefix.upper() + number + letter.upper()))
 
 
 def _mask(text: str, start: int, end: int) -> str:
@@ -152,7 +146,7 @@ def _card_chunk_valid(chunk: str) -> bool:
         or groups in CARD_GROUPINGS
         or (all(g == CARD_GROUP for g in groups[:-1]) and 1 <= groups[-1] <= CARD_GROUP)
     )
-    return grouped_like_card and luhn_valid(re.sub(r"[ -]", "", chunk))
+    return grouped_like_card and card_valid(re.sub(r"[ -]", "", chunk))
 
 
 def _find_emails(text: str) -> list[PiiMatch]:
@@ -190,7 +184,38 @@ def _find_cards(text: str) -> list[PiiMatch]:
     return found
 
 
-def _looks_like_phone(text: str, match: re.Match[str]) -> bool:
+_PHONE_CONTEXT = re.compile(
+    r"\b(?:tel|telf|telefono|tlf|movil|celular|cel|whatsapp|wasap|wsp|llamame|llamar|llamadme|"
+    r"phone|mobile|cell|call|text|ring|contact|contacto|numero|number)\b[^0-9]{0,20}$"
+)
+
+
+def _possible_phone(candidate: str, international: bool, regions: tuple[str, ...]) -> bool:
+    """Ask phonenumbers whether ``candidate`` can be a number in one of ``regions``.
+
+    "Possible" (the right length for the region's plan) rather than "valid": customers
+    and test data use numbers from reserved fictional ranges (555, 07700 900…), which are
+    still somebody's way of writing a phone number.
+    """
+    result = phonenumbers.ValidationResult.IS_POSSIBLE
+    if international:
+        normalized = "+" + re.sub(r"^\s*(?:\+|00)\s*", "", candidate)
+        try:
+            parsed = phonenumbers.parse(normalized, None)
+        except phonenumbers.NumberParseException:
+            return False
+        return bool(phonenumbers.is_possible_number_with_reason(parsed) == result)
+    for region in regions:
+        try:
+            parsed = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_possible_number_with_reason(parsed) == result:
+            return True
+    return False
+
+
+def _looks_like_phone(text: str, match: re.Match[str], rules: PiiRules) -> bool:
     """Apply the shape rules that separate phones from amounts, years and order numbers."""
     candidate = match.group()
     digits = re.sub(r"\D", "", candidate)
@@ -201,21 +226,46 @@ def _looks_like_phone(text: str, match: re.Match[str]) -> bool:
     if _MONEY_AFTER.match(text[match.end() :]) or _YEAR_RANGE.match(candidate):
         return False
     if international:
-        return PHONE_DIGITS_INTERNATIONAL[0] <= len(digits) <= PHONE_DIGITS_INTERNATIONAL[1]
+        return _possible_phone(candidate, True, rules.phone_regions)
     if not has_separator:
-        return len(digits) == BARE_PHONE_DIGITS and digits[0] in BARE_PHONE_FIRST_DIGITS
+        # A bare run of digits is a phone in the Spanish mobile/landline shape, or when the
+        # text says it is one ("llámame al", "call me on").
+        spanish_shape = len(digits) == BARE_PHONE_DIGITS and digits[0] in BARE_PHONE_FIRST_DIGITS
+        said = bool(_PHONE_CONTEXT.search(fold(text[max(0, match.start() - 40) : match.start()])[0]))
+        return (spanish_shape or said) and _possible_phone(candidate, False, rules.phone_regions)
     groups = re.findall(r"\d+", candidate)
     return (
         PHONE_DIGITS_NATIONAL[0] <= len(digits) <= PHONE_DIGITS_NATIONAL[1]
         and max(len(g) for g in groups) >= MIN_PHONE_GROUP
         and not _THOUSANDS.match(candidate)
+        and _possible_phone(candidate, False, rules.phone_regions)
     )
 
 
-def _find_phones(text: str) -> list[PiiMatch]:
+def _find_phones(text: str, rules: PiiRules) -> list[PiiMatch]:
     return [
-        PiiMatch("phone", m.start(), m.end()) for m in _PHONE.finditer(text) if _looks_like_phone(text, m)
+        PiiMatch("phone", m.start(), m.end())
+        for m in _PHONE.finditer(text)
+        if _looks_like_phone(text, m, rules)
     ]
+
+
+_ID_TOKEN = re.compile(r"(?<![\w@#/.-])[A-Za-z0-9][A-Za-z0-9./-]{6,22}[A-Za-z0-9](?![\w@])")
+
+
+def _find_other_national_ids(text: str, rules: PiiRules) -> list[PiiMatch]:
+    """Identity numbers of the other configured countries (python-stdnum validates them)."""
+    modules = rules.national_id_modules()
+    if not modules:
+        return []
+    found = []
+    for match in _ID_TOKEN.finditer(text):
+        token = match.group()
+        if sum(c.isdigit() for c in token) < 6 or _is_reference(text, match.start()):
+            continue
+        if any(module.is_valid(token) for module in modules):
+            found.append(PiiMatch("national_id", match.start(), match.end()))
+    return found
 
 
 def _mask_dates(text: str) -> str:
@@ -234,8 +284,9 @@ _DETECTORS: tuple[Callable[[str], list[PiiMatch]], ...] = (
 )
 
 
-def find_pii(text: str) -> tuple[PiiMatch, ...]:
+def find_pii(text: str, rules: PiiRules | None = None) -> tuple[PiiMatch, ...]:
     """Return every piece of personal data found in ``text``, in reading order."""
+    rules = rules or active_rules()
     working = text
     for url in _URL.finditer(text):
         working = _mask(working, url.start(), url.end())
@@ -244,11 +295,14 @@ def find_pii(text: str) -> tuple[PiiMatch, ...]:
         for match in detector(working):
             found.append(match)
             working = _mask(working, match.start, match.end)
-    found += _find_phones(_mask_dates(working))
+    for match in _find_other_national_ids(working, rules):
+        found.append(match)
+        working = _mask(working, match.start, match.end)
+    found += _find_phones(_mask_dates(working), rules)
     return tuple(sorted(found, key=lambda m: m.start))
 
 
-def pii_types(text: str) -> tuple[str, ...]:
+def pii_types(text: str, rules: PiiRules | None = None) -> tuple[str, ...]:
     """Return the PII types present in ``text``, in the canonical order of ``PII_TYPES``."""
-    kinds = {match.kind for match in find_pii(text)}
+    kinds = {match.kind for match in find_pii(text, rules)}
     return tuple(kind for kind in PII_TYPES if kind in kinds)

@@ -8,6 +8,7 @@ from pathlib import Path
 from connector.config import Config, ConfigError
 from connector.crm.base import Connector
 from connector.crm.local import LocalDesk
+from connector.pii_rules import configure as configure_pii
 from connector.publish.base import Publisher
 from connector.publish.dryrun import DryRunPublisher
 from connector.store import Store
@@ -20,6 +21,10 @@ class Runtime:
     def __init__(self, config: Config, store: Store | None = None) -> None:
         self.config = config
         self.store = store or Store(config.database_url)
+        try:
+            configure_pii(config.triage.phone_regions, config.triage.national_id_countries)
+        except ValueError as exc:
+            raise ConfigError(f"triage.national_id_countries: {exc}") from None
         self.mappings: dict[str, Mapping] = {}
         self.connectors: dict[str, Connector] = {}
         for desk in config.desks:

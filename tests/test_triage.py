@@ -365,11 +365,21 @@ def _with_luhn_digit(body: str) -> str:
     raise AssertionError("unreachable")
 
 
-@given(st.text(alphabet="0123456789", min_size=15, max_size=15).filter(lambda s: s[0] in "3456"))
-def test_any_luhn_valid_16_digit_number_is_a_card(body: str) -> None:
-    number = _with_luhn_digit(body)
+CARD_PREFIXES = ["4", "51", "55", "2221", "2720", "6011", "65", "3528", "3589", "62", "2200"]
+
+
+@given(st.sampled_from(CARD_PREFIXES), st.text(alphabet="0123456789", min_size=15, max_size=15))
+def test_any_luhn_valid_16_digit_number_in_a_card_range_is_a_card(prefix: str, digits: str) -> None:
+    number = _with_luhn_digit((prefix + digits)[:15])
     grouped = " ".join(number[i : i + 4] for i in range(0, 16, 4))
     assert "payment_card" in pii_types(f"mi tarjeta {grouped}")
+
+
+@given(st.sampled_from("1789"), st.text(alphabet="0123456789", min_size=14, max_size=14))
+def test_a_luhn_valid_number_outside_every_card_range_is_not_a_card(first: str, digits: str) -> None:
+    number = _with_luhn_digit(first + digits)
+    grouped = " ".join(number[i : i + 4] for i in range(0, 16, 4))
+    assert "payment_card" not in pii_types(f"referencia {grouped}")
 
 
 # ------------------------------------------------------------------ who is speaking
