@@ -180,6 +180,106 @@ def reconcile(config_path: str | None, since_text: str | None, no_process: bool)
         sys.exit(1)
 
 
+class _TriageGroup(click.Group):
+    """``ventanilla triage FILE`` runs the triage; ``ventanilla triage eval FILE`` measures it."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group(cls=_TriageGroup)
+def triage() -> None:
+    """Triage a JSON Lines file (`triage FILE --json`), or measure it against labels (`triage eval FILE`).
+
+    Each line is the generic endpoint's body, optionally with ``customer: {"value", "tier"}``
+    and, for ``eval``, ``label: {"nature", "sentiment", "pii", "priority", "clear", "language"}``.
+    """
+
+
+def _triage_file(config_path: str | None, file: Path) -> tuple[list[tuple[Any, str, Any]], int]:
+    """Triage every valid line (progress bar on a terminal); report bad lines on stderr."""
+    from connector.triage_batch import BatchInputError, read_records, triage_record
+
+    settings = _load(config_path).triage
+    _configure_pii(settings)
+    entries = list(read_records(file))
+    results: list[tuple[Any, str, Any]] = []
+    bad = 0
+    with click.progressbar(
+        entries, label="triage", file=sys.stderr, show_pos=True, hidden=not sys.stderr.isatty()
+    ) as bar:
+        for entry in bar:
+            if isinstance(entry, BatchInputError):
+                bad += 1
+                click.echo(str(entry), err=True)
+                continue
+            language, result = triage_record(entry, settings)
+            results.append((entry, language, result))
+    return results, bad
+
+
+def _configure_pii(settings: Any) -> None:
+    from connector.pii_rules import configure
+
+    try:
+        configure(settings.phone_regions, settings.national_id_countries)
+    except ValueError as exc:
+        raise click.ClickException(f"triage.national_id_countries: {exc}") from None
+
+
+@triage.command("run", hidden=True)
+@config_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line (external_id, nature, …).")
+def triage_run(config_path: str | None, file: Path, as_json: bool) -> None:
+    """Triage each line of FILE and print the result."""
+    from connector.triage_batch import result_row
+
+    results, bad = _triage_file(config_path, file)
+    for record, language, result in results:
+        row = result_row(record, language, result)
+        if as_json:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            click.echo(
+                f"{row['external_id']}  {row['priority']}  {row['nature']:<18} {row['sentiment']}  "
+                f"{row['language']}  {row['explanation']}"
+            )
+    if bad:
+        click.echo(f"{bad} line(s) skipped", err=True)
+        sys.exit(1)
+
+
+@triage.command("eval")
+@config_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+def triage_eval(config_path: str | None, file: Path, as_json: bool) -> None:
+    """Compare triage with the labels in FILE: precision/recall per class and a confusion table."""
+    from connector.triage_batch import result_row
+    from connector.triage_eval import Outcome, evaluate, report_lines
+
+    results, bad = _triage_file(config_path, file)
+    outcomes = [
+        Outcome(record.interaction.external_id, record.label, result_row(record, language, result))
+        for record, language, result in results
+        if record.label is not None
+    ]
+    if not outcomes:
+        raise click.ClickException(f"{file}: no line carries a label")
+    evaluation = evaluate(outcomes)
+    if as_json:
+        _echo_json(evaluation.metrics())
+    else:
+        for line in report_lines(evaluation):
+            click.echo(line)
+    if bad:
+        click.echo(f"{bad} line(s) skipped", err=True)
+        sys.exit(1)
+
+
 @main.group()
 def sync() -> None:
     """Bring ticket status back from desks."""
