@@ -169,6 +169,10 @@ class BusinessHours(_Strict):
     end: str = Field(default="18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
+AXES = ("risk", "influence", "value")
+LEVELS = ("low", "mid", "high")
+
+
 class PriorityMatrix(_Strict):
     """Value, risk and influence each rated low / mid / high, then the first matching rule wins.
 
@@ -178,19 +182,59 @@ class PriorityMatrix(_Strict):
     """
 
     levels: dict[str, tuple[float, float]] = Field(
-        default_factory=lambda: {"risk": (0.45, 0.7), "influence": (0.5, 0.75), "value": (0.6, 1.0)}
+        default_factory=lambda: {"risk": (0.3, 0.7), "influence": (0.5, 0.75), "value": (0.6, 1.0)}
     )
     rules: list[dict[str, str]] = Field(
         default_factory=lambda: [
-            {"risk": "high", "priority": "P1"},
+            {"risk": "high", "influence": "high", "priority": "P1"},
+            {"risk": "high", "value": "high", "priority": "P1"},
+            {"risk": "high", "priority": "P2"},
             {"risk": "mid", "influence": "high", "priority": "P2"},
             {"risk": "mid", "value": "high", "priority": "P2"},
             {"risk": "mid", "priority": "P3"},
-            {"risk": "low", "influence": "high", "priority": "P3"},
-            {"risk": "low", "value": "high", "priority": "P3"},
+            {"influence": "high", "priority": "P3"},
+            {"value": "high", "priority": "P3"},
         ]
     )
     default: str = "P4"
+
+    @field_validator("levels")
+    @classmethod
+    def _known_axes(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        for axis, (mid, high) in value.items():
+            if axis not in AXES:
+                raise ValueError(f"unknown axis {axis!r}; expected one of {', '.join(AXES)}")
+            if not 0 <= mid <= high <= 1:
+                raise ValueError(f"{axis}: expected 0 <= mid <= high <= 1, got ({mid}, {high})")
+        return value
+
+    @field_validator("rules")
+    @classmethod
+    def _valid_rules(cls, value: list[dict[str, str]]) -> list[dict[str, str]]:
+        for index, rule in enumerate(value):
+            if rule.get("priority") not in PRIORITIES:
+                raise ValueError(f"rules[{index}]: priority must be one of {', '.join(PRIORITIES)}")
+            for axis, level in rule.items():
+                if axis == "priority":
+                    continue
+                if axis not in AXES or level not in LEVELS:
+                    raise ValueError(
+                        f"rules[{index}]: {axis}: {level!r}; axes are {', '.join(AXES)}, "
+                        f"levels {', '.join(LEVELS)}"
+                    )
+        return value
+
+    def priority(self, scores: dict[str, float]) -> str:
+        """Rate each axis low / mid / high and return the first matching rule's priority."""
+        rated = {axis: self.level(axis, score) for axis, score in scores.items()}
+        for rule in self.rules:
+            if all(rated.get(axis) == level for axis, level in rule.items() if axis != "priority"):
+                return rule["priority"]
+        return self.default
+
+    def level(self, axis: str, score: float) -> str:
+        mid, high = self.levels.get(axis, (0.5, 0.75))
+        return "high" if score >= high else "mid" if score >= mid else "low"
 
 
 class TriageSettings(_Strict):
@@ -323,6 +367,10 @@ def config_from_dict(data: dict[str, Any], source: str = "<config>", base_dir: s
     """Validate an already-parsed configuration tree."""
     expanded = expand_env(data)
     expanded.setdefault("base_dir", base_dir)
+    triage = expanded.get("triage")
+    if isinstance(triage, dict) and isinstance(triage.get("terms_file"), str):
+        # Relative to the configuration file, like mappings: the file travels with it.
+        triage["terms_file"] = str(Path(expanded["base_dir"]) / triage["terms_file"])
     try:
         return Config.model_validate(expanded)
     except ValidationError as exc:

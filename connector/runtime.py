@@ -25,11 +25,31 @@ class Runtime:
             configure_pii(config.triage.phone_regions, config.triage.national_id_countries)
         except ValueError as exc:
             raise ConfigError(f"triage.national_id_countries: {exc}") from None
+        self._check_triage_extensions()
         self.mappings: dict[str, Mapping] = {}
         self.connectors: dict[str, Connector] = {}
         for desk in config.desks:
             self.mappings[desk.name] = self._load_mapping(desk.name, desk.mapping)
             self.connectors[desk.name] = self._connector(desk.name, desk.connector)
+
+    def _check_triage_extensions(self) -> None:
+        """Load the brand's terms and the classifier plug-in now, so a typo stops start-up."""
+        from connector.classifier_plugin import ClassifierError, load_classifier
+        from connector.lexicon import LexiconError, load_lexicon
+        from connector.triage import brand_terms
+
+        settings = self.config.triage
+        try:
+            terms = brand_terms(settings)
+            if terms is not None:
+                load_lexicon(settings.default_language, (), terms)
+        except LexiconError as exc:
+            raise ConfigError(f"triage.terms_file: {exc}") from None
+        if settings.classifier:
+            try:
+                load_classifier(settings.classifier)
+            except ClassifierError as exc:
+                raise ConfigError(f"triage.classifier: {exc}") from None
 
     def _load_mapping(self, desk: str, name: str) -> Mapping:
         try:

@@ -11,10 +11,15 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
 
-from connector.config import TriageSettings
+import yaml
+
+from connector.classifier_plugin import plugin_nature
+from connector.config import PriorityMatrix, TriageSettings
 from connector.language import (
     MIN_EVIDENCE,
     Token,
@@ -102,12 +107,7 @@ RISK_NEGATIVE_WEIGHT = 0.25
 RISK_SPREAD_BONUS = 0.2
 RISK_ESCALATION_BONUS = 0.15
 # Priority: weighted score, then floors and caps by nature.
-PRIORITY_RISK_WEIGHT = 0.6
-PRIORITY_INFLUENCE_WEIGHT = 0.2
-PRIORITY_VALUE_WEIGHT = 0.2
-PRIORITY_THRESHOLDS = ((1, 0.65), (2, 0.45), (3, 0.25))
 LOWEST_PRIORITY = 4
-SAFETY_FLOOR = 2
 CRISIS_FLOOR = 2
 PRAISE_CAP_HIGH_VALUE = 3
 DEFAULT_SLA_HOURS = {"P1": 1.0, "P2": 4.0, "P3": 24.0, "P4": 72.0}
@@ -348,20 +348,25 @@ def risk_score(severity: float, sentiment_score: float, spread: bool, escalation
     return round(min(1.0, risk), 3)
 
 
-def choose_priority(nature: str, risk: float, influence: float, value: float, crisis: bool) -> str:
-    """Turn risk, influence and value into P1..P4, with floors for safety and crises.
+def choose_priority(
+    nature: str,
+    risk: float,
+    influence: float,
+    value: float,
+    crisis: bool,
+    matrix: PriorityMatrix | None = None,
+) -> str:
+    """Turn risk, influence and value into P1..P4 through the matrix, then apply the floors.
 
-    Safety is at least P2, and P1 with a big audience or a crisis; praise waits (P4)
-    unless it comes from a top customer.
+    A safety report is P1 whatever the matrix says; a crisis is at least P2; praise waits
+    (P4) unless it comes from a top customer (P3).
     """
-    score = (
-        PRIORITY_RISK_WEIGHT * risk + PRIORITY_INFLUENCE_WEIGHT * influence + PRIORITY_VALUE_WEIGHT * value
-    )
-    level = next((lvl for lvl, threshold in PRIORITY_THRESHOLDS if score >= threshold), LOWEST_PRIORITY)
+    matrix = matrix or PriorityMatrix()
+    level = int(matrix.priority({"risk": risk, "influence": influence, "value": value})[1])
     if nature == "praise":
         level = max(level, PRAISE_CAP_HIGH_VALUE if value >= HIGH_VALUE else LOWEST_PRIORITY)
     if nature == "safety":
-        level = 1 if influence >= HIGH_INFLUENCE or crisis else min(level, SAFETY_FLOOR)
+        level = 1
     elif crisis:
         level = min(level, CRISIS_FLOOR)
     return f"P{level}"
@@ -422,6 +427,29 @@ def _analyze(
     return max([first, *others], key=lambda analysis: analysis.matched)
 
 
+@lru_cache(maxsize=8)
+def _terms_file(path: str, mtime: float) -> dict[str, list[str]]:
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise LexiconError(f"{path}: cannot read the brand's terms: {exc}") from None
+    if not isinstance(data, dict):
+        raise LexiconError(f"{path}: expected a mapping of category → list of terms")
+    return data
+
+
+def brand_terms(settings: TriageSettings) -> dict[str, list[str]] | None:
+    """The brand's own terms (``triage.terms_file``), reloaded when the file changes."""
+    if not settings.terms_file:
+        return None
+    path = Path(settings.terms_file)
+    try:
+        mtime = path.stat().st_mtime
+    except OSError as exc:
+        raise LexiconError(f"{path}: cannot read the brand's terms: {exc.strerror}") from None
+    return _terms_file(str(path), mtime)
+
+
 def triage_interaction(
     interaction: Interaction,
     customer: Customer | None,
@@ -434,7 +462,12 @@ def triage_interaction(
     The platform's language tag wins when allowed; otherwise the text decides. Safety
     terms of every allowed language are matched whatever the language.
     """
-    text = _analyze(interaction, settings, extra_terms)
+    text = _analyze(interaction, settings, extra_terms if extra_terms is not None else brand_terms(settings))
+    if settings.classifier:
+        nature = plugin_nature(settings.classifier, interaction.text, text.language, text.nature)
+        if nature != text.nature:
+            severity = load_lexicon(text.language if lexicon_available(text.language) else FALLBACK_LEXICON)
+            text = replace(text, nature=nature, severity=severity.rules[nature].severity, nature_terms=())
     author = interaction.author
     influence = influence_score(author.followers_count, author.verified)
     value, value_label = value_score(customer, settings.value_tiers)
@@ -444,7 +477,7 @@ def triage_interaction(
     crisis = (bool(text.spread_terms) and text.sentiment == "neg") or (
         text.nature == "safety" and influence >= HIGH_INFLUENCE
     )
-    priority = choose_priority(text.nature, risk, influence, value, crisis)
+    priority = choose_priority(text.nature, risk, influence, value, crisis, settings.priority_matrix)
     channel = choose_channel(interaction.kind, text.pii)
     hours = settings.sla_hours.get(priority, DEFAULT_SLA_HOURS[priority])
     return Triage(
