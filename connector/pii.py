@@ -39,7 +39,6 @@ MIN_PHONE_GROUP = 3
 REFERENCE_LOOKBEHIND = 40
 
 
-
 _MASK = "\x00"
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _EMAIL = re.compile(
