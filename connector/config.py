@@ -247,7 +247,7 @@ class TriageSettings(_Strict):
     #: Regions whose national phone formats are recognised (ISO 3166 alpha-2).
     phone_regions: list[str] = Field(default_factory=lambda: ["ES", "MX", "AR", "CO", "GB", "US"])
     #: Countries whose national identity numbers are recognised (python-stdnum modules).
-    national_id_countries: list[str] = Field(default_factory=lambda: ["es"])
+    national_id_countries: list[str] = Field(default_factory=lambda: ["es", "gb", "us", "mx"])
     #: A YAML file of the brand's own terms per nature (relative to the configuration file).
     terms_file: str | None = None
     #: A Python entry point (group ``ventanilla.classifiers``) replacing the nature classifier.

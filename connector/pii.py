@@ -60,11 +60,17 @@ _YEAR_RANGE = re.compile(r"^(?:19|20)\d\d\s*[-/]\s*(?:19|20)\d\d$")
 _THOUSANDS = re.compile(r"^\d{1,3}(?:[.,]\d{3})+$")
 _MONEY_BEFORE = re.compile(r"(?:[€$£]|\b(?:eur|usd|mxn|gbp))\s*$", re.IGNORECASE)
 _MONEY_AFTER = re.compile(r"^\s*(?:[€$£]|(?:eur|euros?|usd|mxn|gbp|pesos?|dolares|dollars?|libras)\b)")
-_FILLER = r"(?:\s*(?:n[ºo°]\.?|num\.?|numero|number|no\.|nr\.?|de|del|the|es|is|el|was|era|[#:=.\-]))*"
+_FILLER = (
+    r"(?:\s*(?:n[ºo°]\.?|num\.?|numero|number|no\.|nr\.?|de|del|the|es|is|el|la|los|las|mi|my|su|your|"
+    r"was|era|[#:=.\-]))*"
+)
 _REFERENCE_BEFORE = re.compile(
     r"\b(?:pedido|pedidos|order|orders|orden|ticket|caso|case|incidencia|factura|invoice|ref|referencia|"
     r"reference|seguimiento|tracking|modelo|model|serie|serial|sku|albaran|expediente|reclamacion|claim|"
-    r"localizador|booking|reserva|envio|shipment|codigo|code|cp|postal)" + _FILLER + r"\s*$"
+    r"localizador|booking|reserva|envio|shipment|codigo|code|cp|postal|poliza|policy|contrato|contract|"
+    r"socio|member|membership|suministro|cups|vuelo|flight|matricula|plate|imei|bastidor|vin)"
+    + _FILLER
+    + r"\s*$"
 )
 
 
@@ -90,7 +96,24 @@ def card_valid(digits: str) -> bool:
 def iban_valid(candidate: str) -> bool:
     """Check an IBAN: country, length and BBAN format where python-stdnum knows them, mod-97."""
     compact = re.sub(r"[ -]", "", candidate).upper()
-    return IBAN_LENGTH[0] <= len(compact) <= IBAN_LENGTH[1] and bool(stdnum_iban.is_valid(compact))
+    # Country length and mod-97, not each country's inner BBAN checksum: a customer who
+    # mistypes one digit of the bank's own check still posted their account in public.
+    return (
+        IBAN_LENGTH[0] <= len(compact) <= IBAN_LENGTH[1]
+        and bool(stdnum_iban.is_valid(compact, check_country=False))
+        and _iban_length_ok(compact)
+    )
+
+
+def _iban_length_ok(compact: str) -> bool:
+    """The IBAN length registered for the country, when python-stdnum knows the country."""
+    try:
+        stdnum_iban.validate(compact)
+    except stdnum_iban.InvalidLength:
+        return False
+    except stdnum_iban.ValidationError:
+        return True  # only the inner BBAN check failed (see iban_valid)
+    return True
 
 
 def dni_valid(number: str, letter: str) -> bool:
@@ -252,6 +275,36 @@ def _find_phones(text: str, rules: PiiRules) -> list[PiiMatch]:
 _ID_TOKEN = re.compile(r"(?<![\w@#/.-])[A-Za-z0-9][A-Za-z0-9./-]{6,22}[A-Za-z0-9](?![\w@])")
 
 
+# UK National Insurance number: two letters (not D F I Q U V; second not O; not BG GB KN NK
+# NT TN ZZ), six digits, a suffix A-D; written with or without spaces.
+_NINO = re.compile(
+    r"(?<![\w])(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D](?!\w)",
+)
+# US Social Security number in its written form (bare nine digits need the word "SSN").
+_SSN = re.compile(r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])")
+_SSN_BARE = re.compile(r"(?<!\d)\d{9}(?!\d)")
+_SSN_CONTEXT = re.compile(r"\b(?:ssn|social security(?: number| no\.?)?)\b[^0-9]{0,15}$", re.IGNORECASE)
+
+
+def _find_special_ids(text: str, rules: PiiRules) -> list[PiiMatch]:
+    """UK NI numbers and US SSNs, whose shapes python-stdnum does not cover or cannot tell apart."""
+    found: list[PiiMatch] = []
+    if "gb" in rules.national_id_countries:
+        found += [PiiMatch("national_id", m.start(), m.end()) for m in _NINO.finditer(text)]
+    if "us" in rules.national_id_countries:
+        from stdnum.us import ssn
+
+        for match in _SSN.finditer(text):
+            if ssn.is_valid(match.group()) and not _is_reference(text, match.start()):
+                found.append(PiiMatch("national_id", match.start(), match.end()))
+        for match in _SSN_BARE.finditer(text):
+            if _SSN_CONTEXT.search(text[max(0, match.start() - 30) : match.start()]) and ssn.is_valid(
+                match.group()
+            ):
+                found.append(PiiMatch("national_id", match.start(), match.end()))
+    return found
+
+
 def _find_other_national_ids(text: str, rules: PiiRules) -> list[PiiMatch]:
     """Identity numbers of the other configured countries (python-stdnum validates them)."""
     modules = rules.national_id_modules()
@@ -294,7 +347,7 @@ def find_pii(text: str, rules: PiiRules | None = None) -> tuple[PiiMatch, ...]:
         for match in detector(working):
             found.append(match)
             working = _mask(working, match.start, match.end)
-    for match in _find_other_national_ids(working, rules):
+    for match in [*_find_special_ids(working, rules), *_find_other_national_ids(working, rules)]:
         found.append(match)
         working = _mask(working, match.start, match.end)
     found += _find_phones(_mask_dates(working), rules)

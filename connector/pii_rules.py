@@ -28,7 +28,8 @@ NATIONAL_ID_MODULES: dict[str, tuple[str, ...]] = {
     "co": ("co.nit",),
     "pe": ("pe.cui",),
     "br": ("br.cpf",),
-    "us": ("us.ssn",),
+    "us": (),  # SSNs have their own rule in connector.pii (written form, or after "SSN")
+    "gb": (),  # National Insurance numbers: own rule in connector.pii (stdnum has none)
 }
 
 # (first digits range, inclusive), allowed lengths
@@ -64,7 +65,7 @@ def card_network(digits: str) -> str | None:
 @dataclass(frozen=True, slots=True)
 class PiiRules:
     phone_regions: tuple[str, ...] = ("ES", "MX", "AR", "CO", "GB", "US")
-    national_id_countries: tuple[str, ...] = ("es",)
+    national_id_countries: tuple[str, ...] = ("es", "gb", "us", "mx")
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     def national_id_modules(self) -> tuple[ModuleType, ...]:

@@ -1,0 +1,46 @@
+"""Personal data beyond Spain: UK NI numbers, US SSNs, Mexican CURP, configured regions and countries."""
+
+from __future__ import annotations
+
+import pytest
+
+from connector.pii import iban_valid, pii_types
+from connector.pii_rules import PiiRules, configure
+
+CASES = [
+    ("My NI number is JK 48 29 17 B in case you need it", ("national_id",)),
+    ("NI: SH901277D", ("national_id",)),
+    ("SSN on file is 417-82-0563", ("national_id",)),
+    ("my ssn 536228190", ("national_id",)),
+    ("CURP GOMA850315HDFRRN09 por si la necesitan", ()),  # not a valid CURP (check digit)
+    ("meet at 10 30 45 A block", ()),
+    ("order 000-12-3456", ()),  # area 000 is never issued
+    ("Mi póliza es la 55-0001234-09", ()),
+    ("contrato nº 612345678", ()),
+    ("la cuenta ES50 1465 0100 9112 3456 7891 es la mía", ("iban",)),  # mod-97 right, bank check wrong
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_identifiers_of_the_default_countries(text: str, expected: tuple[str, ...]) -> None:
+    assert pii_types(text) == expected
+
+
+def test_ibans_need_the_countrys_length_and_mod_97() -> None:
+    assert iban_valid("ES50 1465 0100 9112 3456 7891")
+    assert not iban_valid("ES50 1465 0100 9112 3456 789")  # one digit short
+    assert not iban_valid("ES51 1465 0100 9112 3456 7891")  # mod-97 fails
+
+
+def test_countries_and_regions_come_from_the_configuration() -> None:
+    spain_only = PiiRules(phone_regions=("ES",), national_id_countries=("es",))
+    assert "national_id" not in pii_types("SSN 417-82-0563", spain_only)
+    assert pii_types("call (415) 555-0132", spain_only) == ()
+    assert pii_types("call (415) 555-0132", PiiRules(phone_regions=("US",))) == ("phone",)
+    portugal = PiiRules(national_id_countries=("pt",))
+    assert pii_types("o meu NIF é 123456789", portugal) == ("national_id",)
+
+
+def test_an_unknown_country_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="no national id rules for zz"):
+        configure(["ES"], ["es", "zz"])
