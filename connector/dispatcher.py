@@ -15,7 +15,9 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 
+from connector.crisis_incident import handle_crisis_jobs
 from connector.moderation import hide_comments
+from connector.outbox import JOB_CRISIS
 from connector.outcome import BatchOutcome
 from connector.pipeline import process_interactions
 from connector.runtime import Runtime
@@ -29,6 +31,7 @@ HANDLERS: dict[str, Handler] = {
     JOB_SYNC: sync_status_changes,
     JOB_PUBLISH: publish_replies,
     JOB_HIDE: hide_comments,
+    JOB_CRISIS: handle_crisis_jobs,
 }
 
 

@@ -18,6 +18,7 @@ JOB_PROCESS = "process"
 JOB_SYNC = "sync"
 JOB_PUBLISH = "publish"
 JOB_HIDE = "hide"
+JOB_CRISIS = "crisis"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,27 @@ def requeue(conn: Connection, kind: str, ref_id: int, now: datetime) -> None:
     )
     if not updated.rowcount:
         enqueue(conn, kind, ref_id, now)
+
+
+def rerun(conn: Connection, kind: str, ref_id: int, now: datetime) -> None:
+    """Run (kind, ref) again soon, even while a worker is running it.
+
+    A finished job goes back to pending. A leased one loses its owner, so the running
+    worker's completion no longer matches its lease and the job stays pending: it runs
+    once more and sees what changed meanwhile. A pending job has not run yet and is left
+    alone; a dead one waits for an operator's replay.
+    """
+    conn.execute(
+        update(outbox)
+        .where(outbox.c.kind == kind, outbox.c.ref_id == ref_id, outbox.c.state == "done")
+        .values(state="pending", attempts=0, next_attempt_at=now, lease_until=None, updated_at=now)
+    )
+    conn.execute(
+        update(outbox)
+        .where(outbox.c.kind == kind, outbox.c.ref_id == ref_id, outbox.c.state == "leased")
+        .values(state="pending", next_attempt_at=now, lease_owner=None, lease_until=None, updated_at=now)
+    )
+    enqueue(conn, kind, ref_id, now)
 
 
 def enqueue(conn: Connection, kind: str, ref_id: int, now: datetime) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from connector.config import TriageSettings
+from connector.crisis import detect_crises, queue_crisis_links
 from connector.crm.base import ConnectorError, FollowUp, PermanentConnectorError, RecordFailure, TicketDraft
 from connector.enrich import Enricher
 from connector.identify import identify_authors
@@ -101,6 +102,8 @@ def _process_desk(
         item.id: triage_interaction(item, customers.get(item.author.key), runtime.config.triage)
         for item in items
     }
+    # Before planning, so the tickets of a crisis's children carry its priority.
+    triages = detect_crises(runtime, items, triages)
     plans: list[ThreadPlan] = []
     for thread_key, thread_members in _group_by_thread(members).items():
         try:
@@ -258,3 +261,4 @@ def _settle_plans(
             ", reopened" if plan.reopen else "",
         )
     runtime.store.mark_ticketed(marks, hide)
+    queue_crisis_links(runtime.store, [interaction_id for interaction_id, *_ in marks])

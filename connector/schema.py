@@ -267,3 +267,73 @@ local_ticket_entries = Table(
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("ticket_id", "interaction_id", name="uq_local_entry"),
 )
+
+# --- crisis detection (connector/crisis.py) -------------------------------------------
+
+# One row per (topic, negative interaction): the sliding windows and baselines count these.
+# ``at`` is when the interaction was written (its created_at, never later than ingestion).
+crisis_signals = Table(
+    "crisis_signals",
+    metadata,
+    _pk(),
+    Column("topic", String(160), nullable=False),
+    Column("interaction_id", Id, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    UniqueConstraint("topic", "interaction_id", name="uq_crisis_signals_topic_interaction"),
+    Index("ix_crisis_signals_topic_at", "topic", "at"),
+    Index("ix_crisis_signals_at", "at"),
+)
+
+# ``open_key`` is the topic while the crisis is open and NULL once closed: its unique
+# constraint allows one open crisis per topic on every database (NULLs never collide),
+# which is what makes raising exactly-once across workers and processes.
+crises = Table(
+    "crises",
+    metadata,
+    _pk(),
+    Column("topic", String(160), nullable=False),
+    Column("open_key", String(160)),
+    Column("state", String(16), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("window_count", Integer, nullable=False),
+    Column("baseline_per_window", Float, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("interaction_count", Integer, nullable=False),
+    Column("desk", String(128)),
+    Column("parent_system", String(32)),
+    Column("parent_ticket_id", String(255)),
+    Column("parent_ticket_number", String(255)),
+    Column("alert_claimed_at", UTCDateTime),
+    Column("alerted_at", UTCDateTime),
+    Column("closed_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("open_key", name="uq_crises_open_topic"),
+    Index("ix_crises_started_at", "started_at"),
+)
+
+# Other topics the same burst was talking about (its other hashtags or shared terms):
+# interactions carrying them join the crisis instead of raising one of their own.
+crisis_aliases = Table(
+    "crisis_aliases",
+    metadata,
+    _pk(),
+    Column("crisis_id", ForeignKey("crises.id"), nullable=False),
+    Column("topic", String(160), nullable=False),
+    UniqueConstraint("crisis_id", "topic", name="uq_crisis_aliases"),
+    Index("ix_crisis_aliases_topic", "topic"),
+)
+
+# The children of a crisis; ``linked_at`` is set once the child's ticket is linked to the
+# parent incident (or once we know its desk cannot link).
+crisis_members = Table(
+    "crisis_members",
+    metadata,
+    _pk(),
+    Column("crisis_id", ForeignKey("crises.id"), nullable=False),
+    Column("interaction_id", Id, nullable=False),
+    Column("joined_at", UTCDateTime, nullable=False),
+    Column("linked_at", UTCDateTime),
+    UniqueConstraint("crisis_id", "interaction_id", name="uq_crisis_members"),
+    Index("ix_crisis_members_interaction", "interaction_id"),
+)

@@ -240,6 +240,54 @@ class LocalDesk:
                 for r in conn.execute(query.order_by(status_changes.c.id))
             ]
 
+    def link_to_incident(self, parent_ticket_id: str, child_ticket_ids: Sequence[str]) -> None:
+        """Link children to a parent incident (a crisis), both ways; linking twice changes nothing.
+
+        Each child gets ``fields["incident_ticket_id"]``; the parent lists its children in
+        ``fields["incident_children"]``. Local tickets share one table, so children may
+        belong to any local desk.
+        """
+        parent_pk = _ticket_pk(parent_ticket_id)
+        children = sorted({_ticket_pk(t) for t in child_ticket_ids} - {parent_pk})
+        if not children:
+            return
+        now = utcnow()
+        with self.store.write() as conn:
+            parent = conn.execute(
+                select(local_tickets.c.fields).where(local_tickets.c.id == parent_pk)
+            ).first()
+            if parent is None:
+                raise TicketNotFoundError(f"no ticket {parent_ticket_id}")
+            rows = conn.execute(
+                select(local_tickets.c.id, local_tickets.c.fields).where(local_tickets.c.id.in_(children))
+            ).all()
+            linked = []
+            for row in rows:
+                linked.append(int(row.id))
+                if row.fields.get("incident_ticket_id") != str(parent_pk):
+                    fields = {**dict(row.fields), "incident_ticket_id": str(parent_pk)}
+                    conn.execute(
+                        update(local_tickets)
+                        .where(local_tickets.c.id == row.id)
+                        .values(fields=fields, updated_at=now)
+                    )
+            known = {int(t) for t in parent.fields.get("incident_children", [])}
+            if not set(linked) <= known:
+                listed = [str(t) for t in sorted(known | set(linked))]
+                fields = {**dict(parent.fields), "incident_children": listed}
+                conn.execute(
+                    update(local_tickets)
+                    .where(local_tickets.c.id == parent_pk)
+                    .values(fields=fields, updated_at=now)
+                )
+                Store.audit(
+                    conn,
+                    "crisis",
+                    "ticket.incident_linked",
+                    f"local:{parent_pk}",
+                    {"children": [str(t) for t in sorted(set(linked) - known)]},
+                )
+
     # --- operator actions --------------------------------------------------------------
 
     def resolve(
