@@ -479,6 +479,36 @@ def replies_reject(config_path: str | None, reply_id: int, reason: str | None) -
 
 
 @main.group()
+def crisis() -> None:
+    """Crises raised by bursts of negative interactions on one topic."""
+
+
+@crisis.command("list")
+@config_option
+@click.option(
+    "--days", default=7.0, show_default=True, help="Also closed crises started this many days back."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def crisis_list(config_path: str | None, days: float, as_json: bool) -> None:
+    """List open and recent crises with their parent ticket and alert state."""
+    from connector.crisis import crisis_report
+
+    config = _load(config_path)
+    rows = crisis_report(_store(config_path, config), config.crisis, days)
+    _print_rows(
+        rows,
+        as_json,
+        "no crises",
+        lambda row: (
+            f"#{row['id']} {row['topic']} [{row['state']}] {row['count']} interaction(s) since "
+            f"{row['started_at'][:16]} UTC; parent ticket "
+            f"{row['parent_ticket_number'] or row['parent_ticket_id'] or '(pending)'}"
+            f"; alert {'sent' if row['alerted'] else 'pending'}"
+        ),
+    )
+
+
+@main.group()
 def customers() -> None:
     """Customers of the built-in local desk."""
 

@@ -70,6 +70,16 @@ def _sync_one(runtime: Runtime, job: Job) -> None:
         return
     link = store.link_for_ticket(change.system, change.ticket_id)
     if link is None:
+        from connector.crisis import is_incident_ticket
+
+        if is_incident_ticket(store, change.system, change.ticket_id):
+            log.info(
+                "%s incident ticket %s %s: no social thread to answer",
+                change.system,
+                change.ticket_id,
+                change.new_status,
+            )
+            return
         raise LookupError(f"{change.system} ticket {change.ticket_id} is not linked to any social thread")
     thread = store.thread_interactions(link.thread_key)
     if not thread:

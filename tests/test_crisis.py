@@ -573,3 +573,24 @@ def test_key_terms_leave_out_stopwords_common_complaint_words_and_the_brand(
 
 def test_a_text_with_hashtags_is_about_its_hashtags_only() -> None:
     assert topics_of("no me devuelven el reembolso #Estafa") == ["#estafa"]
+
+
+def test_resolving_the_parent_incident_answers_nobody_and_leaves_no_dead_letter(
+    client: FlaskClient, store: Store, dispatcher: Dispatcher, alerts: AlertReceiver, runtime: Runtime
+) -> None:
+    from click.testing import CliRunner
+
+    from connector.cli import main
+    from connector.crm.local import resolve_ticket
+    from tests.publish_support import write_config
+
+    burst(client, ESTAFA, utcnow() - timedelta(seconds=30), timedelta(minutes=9))
+    drain(dispatcher, store)
+    (crisis,) = crisis_report(store, runtime.config.crisis)
+    resolve_ticket(store, crisis["parent_ticket_id"], "Fraud ring shut down; refunds issued")
+    drain(dispatcher, store)
+    assert store.list_dead_letters() == [] and store.list_replies() == []
+    config_file = write_config(runtime.config, Path(runtime.config.base_dir) / "cli.yaml")
+    listed = CliRunner().invoke(main, ["crisis", "list", "--config", str(config_file)])
+    assert listed.exit_code == 0 and "#estafa [open] 30 interaction(s)" in listed.output
+    assert "alert sent" in listed.output
