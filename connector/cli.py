@@ -91,6 +91,7 @@ def serve(config_path: str | None, host: str, port: int, threads: int) -> None:
 
     from connector.dispatcher import Dispatcher
     from connector.reconcile_schedule import ReconcileSchedule
+    from connector.sla_monitor import SlaMonitor
     from webhooks import create_app
 
     if not logging.getLogger().isEnabledFor(logging.INFO):
@@ -101,12 +102,15 @@ def serve(config_path: str | None, host: str, port: int, threads: int) -> None:
     dispatcher.start()
     scheduler = ReconcileSchedule(runtime)
     scheduler.start()
+    monitor = SlaMonitor(runtime)
+    monitor.start()
     click.echo(
         f"ventanilla listening on http://{host}:{port} ({runtime.config.dispatcher.workers} worker(s))"
     )
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="ventanilla")
     finally:
+        monitor.stop()
         scheduler.stop()
         dispatcher.stop()
 
@@ -506,6 +510,54 @@ def crisis_list(config_path: str | None, days: float, as_json: bool) -> None:
             f"; alert {'sent' if row['alerted'] else 'pending'}"
         ),
     )
+
+
+@main.group()
+def sla() -> None:
+    """Service levels: what is unanswered, and for how long."""
+
+
+@sla.command("report")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--overdue-only", is_flag=True, help="Only threads past their due time.")
+def sla_report_command(config_path: str | None, as_json: bool, overdue_only: bool) -> None:
+    """List unanswered threads, most overdue first, so nothing rots."""
+    from connector.sla import format_report, sla_report
+
+    rows = sla_report(_store(config_path), overdue_only=overdue_only)
+    if as_json:
+        _echo_json([row.to_dict() for row in rows])
+        return
+    lines = format_report(rows)
+    click.echo("\n".join(lines) if rows else "nothing unanswered")
+
+
+@main.group()
+def privacy() -> None:
+    """Data protection requests."""
+
+
+@privacy.command("erase")
+@config_option
+@click.option(
+    "--platform", required=True, type=click.Choice(["facebook", "instagram", "messenger", "x", "generic"])
+)
+@click.option(
+    "--user-id", "user_id", required=True, help="The person's id on that platform (PSID, IGSID, X id…)."
+)
+def privacy_erase(config_path: str | None, platform: str, user_id: str) -> None:
+    """Anonymise everything stored about one person (right to erasure) and print what was touched."""
+    from connector.privacy import erase_person
+
+    try:
+        report = erase_person(_store(config_path), platform, user_id)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--user-id") from None
+    for line in report.lines():
+        click.echo(line)
+    if not report.found:
+        sys.exit(1)
 
 
 @main.group()

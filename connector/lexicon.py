@@ -24,6 +24,14 @@ NATURES: tuple[str, ...] = (
     "complaint_handling", "question", "praise", "other",
 )  # fmt: skip
 EXTRA_TERM_KEYS: tuple[str, ...] = (*NATURES, "negative", "positive", "spread", "escalation")
+# Word lists that are not natures or sentiment: negation, emphasis, "but", calls to spread,
+# legal threats, idioms that hide a match, question openers and greetings before them, and
+# sarcasm markers that turn praise words into complaints.
+FUNCTION_CATEGORIES: tuple[str, ...] = (
+    "negators", "intensifiers", "contrast", "spread", "escalation", "idioms",
+    "openers", "greetings", "sarcasm", "people", "mishaps",
+)  # fmt: skip
+CUE_PREFIX = "cue:"
 # The sentiment an emoji of the lexicon's negative or positive list carries.
 EMOJI_WEIGHT = 1.0
 
@@ -82,6 +90,8 @@ class Lexicon:
     emoji: Mapping[str, float]
     exact: Mapping[str, tuple[Term, ...]]
     loose: Mapping[str, tuple[Term, ...]]
+    # Emoji that turn praise words into sarcasm when the text also complains ("👏", "🙃").
+    sarcastic: tuple[str, ...] = ()
 
     def candidates(self, word: str, forms: frozenset[str]) -> Iterable[Term]:
         """Return the terms whose first word might match ``word`` (with its plural ``forms``)."""
@@ -90,7 +100,11 @@ class Lexicon:
 
 
 def build_lexicon(
-    language: str, rules: Mapping[str, NatureRule], terms: Iterable[Term], emoji: Mapping[str, float]
+    language: str,
+    rules: Mapping[str, NatureRule],
+    terms: Iterable[Term],
+    emoji: Mapping[str, float],
+    sarcastic: Iterable[str] = (),
 ) -> Lexicon:
     """Index ``terms`` by first word for :func:`find_hits`."""
     exact: dict[str, list[Term]] = defaultdict(list)
@@ -102,7 +116,7 @@ def build_lexicon(
         else:
             for form in word_forms(first):
                 exact[form].append(term)
-    return Lexicon(language, rules, emoji, _freeze(exact), _freeze(loose))
+    return Lexicon(language, rules, emoji, _freeze(exact), _freeze(loose), tuple(sarcastic))
 
 
 def _freeze(index: Mapping[str, list[Term]]) -> dict[str, tuple[Term, ...]]:
@@ -147,7 +161,7 @@ def _terms(entries: Any, category: str, where: str, polarity: float = 0.0) -> li
 
 def _parse_lexicon(
     language: str, data: Mapping[str, Any]
-) -> tuple[dict[str, NatureRule], list[Term], dict[str, float]]:
+) -> tuple[dict[str, NatureRule], list[Term], dict[str, float], tuple[str, ...]]:
     rules: dict[str, NatureRule] = {}
     terms: list[Term] = []
     for nature in NATURES:
@@ -162,11 +176,22 @@ def _parse_lexicon(
     for category in ("negative", "positive"):
         where = f"sentiment.{category}"
         terms += _terms(sentiment.get(category, []), category, where, _implied_polarity(category, rules))
-    for category in ("negators", "intensifiers", "contrast", "spread", "escalation", "idioms"):
+    for category in FUNCTION_CATEGORIES:
         terms += _terms(data.get(category, []), category, category)
+    cues = data.get("cues") or {}
+    if not isinstance(cues, Mapping) or not set(cues) <= set(NATURES):
+        raise LexiconError(f"lexicons/{language}.yaml: cues must map natures to lists of terms")
+    for nature, entries in cues.items():
+        terms += _terms(entries or [], cue_category(nature), f"cues.{nature}")
     emoji = {strip_modifiers(e): -EMOJI_WEIGHT for e in data.get("emoji", {}).get("negative", [])}
     emoji |= {strip_modifiers(e): EMOJI_WEIGHT for e in data.get("emoji", {}).get("positive", [])}
-    return rules, terms, emoji
+    sarcastic = tuple(strip_modifiers(e) for e in data.get("emoji", {}).get("sarcastic", []))
+    return rules, terms, emoji, sarcastic
+
+
+def cue_category(nature: str) -> str:
+    """Name the category of a nature's weak cues: words that only hint at it ("factura")."""
+    return CUE_PREFIX + nature
 
 
 def _implied_polarity(category: str, rules: Mapping[str, NatureRule]) -> float:
@@ -180,7 +205,7 @@ def _implied_polarity(category: str, rules: Mapping[str, NatureRule]) -> float:
 def _compiled(
     language: str, others: tuple[str, ...], extra: tuple[tuple[str, tuple[str, ...]], ...]
 ) -> Lexicon:
-    rules, terms, emoji = _parse_lexicon(language, _read_lexicon(language))
+    rules, terms, emoji, sarcastic = _parse_lexicon(language, _read_lexicon(language))
     for other in others:
         # Safety terms work across languages: "FIRE!!" in a Spanish thread is still a fire.
         terms += [t for t in _parse_lexicon(other, _read_lexicon(other))[1] if t.category == "safety"]
@@ -188,7 +213,7 @@ def _compiled(
         terms += _terms(
             list(entries), category, f"extra_terms.{category}", _implied_polarity(category, rules)
         )
-    return build_lexicon(language, rules, terms, emoji)
+    return build_lexicon(language, rules, terms, emoji, sarcastic)
 
 
 def load_lexicon(

@@ -9,10 +9,11 @@ because a missed fire costs more than an agent's glance.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from connector.language import (
     tokenize,
 )
 from connector.lexicon import (
+    CUE_PREFIX,
     EMOJI_WEIGHT,
     EXTRA_TERM_KEYS,
     NATURES,
@@ -45,6 +47,7 @@ from connector.lexicon import (
 )
 from connector.model import Customer, Interaction, Triage, utcnow
 from connector.pii import pii_types
+from connector.sla import due_at
 
 # Lexicon loading and matching live in connector.lexicon; their names stay importable from here.
 __all__ = [
@@ -88,9 +91,42 @@ MIN_EXCLAMATIONS = 2
 CONTRAST_DISCOUNT = 0.5
 SENTIMENT_SCALE = 2.0
 SENTIMENT_THRESHOLD = 0.2
-# Nature: a negated non-safety term is weaker evidence; a bare "?" is some evidence.
+# Nature: a negated non-safety term is weaker evidence; a weak cue ("factura", "pedido",
+# a price) hints at a nature; a question is some evidence, a rhetorical one (in a
+# complaint) very little.
 NEGATED_NATURE_WEIGHT = 0.5
-QUESTION_MARK_SCORE = 0.5
+CUE_WEIGHT = 0.4
+MAX_CUE_SCORE = 0.8
+MIN_CUE_EVIDENCE = 0.8
+QUESTION_SIGNAL = 0.75
+RHETORICAL_QUESTION_SIGNAL = 0.1
+MAX_QUESTION_SCORE = 0.95
+WARM_PRAISE_FACTOR = 2.0
+COMPLAINT_NATURES = frozenset({"safety", "product_failure", "performance", "pricing", "complaint_handling"})
+# Amounts of money hint at pricing ("120 €", "£89", "$1,299.99", "350 pesos"); a duration
+# after "takes"/"tarda" hints at performance ("takes 40 seconds", "tarda 2h").
+PATTERN_CUES: tuple[tuple[str, float, re.Pattern[str]], ...] = (
+    (
+        "pricing",
+        0.5,
+        re.compile(
+            r"[€£$]\s?\d|\d\s?(?:€|£|\$|eur(?:os?)?\b|pesos\b|d[oó]lares\b|libras\b|quid\b|bucks\b|p\b)",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "performance",
+        0.9,
+        re.compile(
+            r"\b(?:takes?|took|taking|tarda|tardan|tardó|tardaba|lleva)\s+(?:about\s+|like\s+|unos\s+|casi\s+)?"
+            r"(?:\d+|an?|una?|half|media)\s*(?:h\b|hrs?\b|hours?|mins?\b|minutes?|secs?\b|seconds?|horas?|minutos?|segundos?)",
+            re.IGNORECASE,
+        ),
+    ),
+)
+MAX_PATTERN_SCORE = 0.9
+# Ties between equally scored natures: a repair that did not fix it is after-sales.
+TIE_ORDER = {"after_sales": 1.0}
 MAX_EXPLAINED_TERMS = 3
 # Influence: log10 of followers over this ceiling (10**6 followers → 1.0).
 INFLUENCE_LOG_CEILING = 6.0
@@ -218,11 +254,12 @@ def _polarity(hit: Hit, reading: _Reading) -> float:
     return hit.term.polarity * factor
 
 
-def score_sentiment(text: str, reading: _Reading, lexicon: Lexicon) -> float:
+def score_sentiment(text: str, reading: _Reading, lexicon: Lexicon, implied: bool = True) -> float:
     """Return a sentiment score in [-1, 1] from words, implied natures and emoji.
 
     A nature match counts its implied polarity ("no funciona" is negative) unless a
-    sentiment word already covers the same words.
+    sentiment word already covers the same words; ``implied=False`` reads only the
+    sentiment words and emoji (the tone).
     """
     worded = {
         i
@@ -232,7 +269,7 @@ def score_sentiment(text: str, reading: _Reading, lexicon: Lexicon) -> float:
     }
     raw = 0.0
     for hit in reading.content:
-        if hit.term.category in NATURES and worded.intersection(range(hit.start, hit.end)):
+        if hit.term.category in NATURES and (not implied or worded.intersection(range(hit.start, hit.end))):
             continue
         raw += _polarity(hit, reading)
     plain = strip_modifiers(text)
@@ -249,29 +286,188 @@ def sentiment_label(score: float) -> str:
     return "pos" if score >= SENTIMENT_THRESHOLD else "neu"
 
 
-def _choose_nature(text: str, reading: _Reading, rules: Mapping[str, NatureRule]) -> tuple[str, list[Hit]]:
-    """Pick the nature: safety if any safety term matched, else the best-scoring one.
+def _lead_positions(text: str, tokens: Sequence[Token], hits: Iterable[Hit]) -> frozenset[int]:
+    """Token indexes that open a clause, after any @mentions and greetings ("Hola @Marca, ¿tienen…")."""
+    greeting = {i for h in hits if h.term.category == "greetings" for i in range(h.start, h.end)}
+    lead: set[int] = set()
+    for index, token in enumerate(tokens):
+        previous = index - 1
+        after_preamble = previous in lead and (previous in greeting or _is_mention(text, tokens[previous]))
+        if index == 0 or token.clause_start or after_preamble:
+            lead.add(index)
+    return frozenset(lead)
 
-    Ties go to the more severe nature; a question mark alone makes a question.
-    """
-    found: dict[str, list[Hit]] = defaultdict(list)
-    for hit in reading.content:
-        if hit.term.category in NATURES:
-            found[hit.term.category].append(hit)
-    if found["safety"]:
-        return "safety", found["safety"]
-    scores: dict[str, float] = defaultdict(float)
-    for nature, hits in found.items():
-        for hit in hits:
-            scores[nature] += rules[nature].weight * (
-                NEGATED_NATURE_WEIGHT if hit.start in reading.negated else 1.0
-            )
+
+def _is_mention(text: str, token: Token) -> bool:
+    return token.start > 0 and text[token.start - 1] == "@"
+
+
+def _asks(text: str, tokens: Sequence[Token], hits: Sequence[Hit]) -> bool:
+    """A question: a question mark, or an opener ("does", "cuándo", "se puede") leading a clause."""
     if "?" in text or "¿" in text:
-        scores["question"] += QUESTION_MARK_SCORE
-    if not scores:
-        return "other", []
-    best = max(scores, key=lambda n: (scores[n], rules[n].severity))
-    return best, found[best]
+        return True
+    lead = _lead_positions(text, tokens, hits)
+    return any(h.term.category == "openers" and h.start in lead for h in hits)
+
+
+def _hazard_pair(hits: Sequence[Hit]) -> bool:
+    """Someone vulnerable (a baby, a driver on the road) and a physical mishap in one text."""
+    kinds = {h.term.category for h in hits}
+    return "people" in kinds and "mishaps" in kinds
+
+
+def _sarcastic(text: str, hits: Iterable[Hit], lexicon: Lexicon) -> bool:
+    plain = strip_modifiers(text)
+    return any(h.term.category == "sarcasm" for h in hits) or any(e in plain for e in lexicon.sarcastic)
+
+
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    """Per-nature scores from strong terms and weak cues, and the tone of the sentiment words."""
+
+    negation: bool
+    strong: dict[str, float]
+    cues: dict[str, float]
+    hits: dict[str, list[Hit]]
+    tone: float
+    asks: bool
+    sarcastic: bool
+
+    def complaint(self) -> bool:
+        """Something in the text complains: a complaint term or a negative tone (cues do not)."""
+        return self.tone <= -SENTIMENT_THRESHOLD or any(
+            self.strong.get(n, 0.0) > 0 for n in COMPLAINT_NATURES
+        )
+
+
+def _evidence(text: str, reading: _Reading, hits: Sequence[Hit], lexicon: Lexicon) -> _Evidence:
+    found: dict[str, list[Hit]] = defaultdict(list)
+    strong: dict[str, float] = defaultdict(float)
+    for hit in reading.content:
+        nature = hit.term.category
+        if nature not in NATURES:
+            continue
+        negated = hit.start in reading.negated
+        if negated and nature in ("praise", "question"):
+            continue  # "not impressed" is no praise, "no puedo pagar" no question
+        found[nature].append(hit)
+        strong[nature] += lexicon.rules[nature].weight * (NEGATED_NATURE_WEIGHT if negated else 1.0)
+    covered = {i for h in reading.content if h.term.category in NATURES for i in range(h.start, h.end)}
+    cues: dict[str, float] = defaultdict(float)
+    seen: set[tuple[str, int]] = set()
+    for hit in sorted(hits, key=lambda h: (h.start, h.start - h.end)):
+        if not hit.term.category.startswith(CUE_PREFIX) or hit.start in covered:
+            continue
+        nature = hit.term.category.removeprefix(CUE_PREFIX)
+        if any((nature, i) in seen for i in range(hit.start, hit.end)):
+            continue  # one cue per word: "items" is not two hints
+        seen.update((nature, i) for i in range(hit.start, hit.end))
+        found[nature].append(hit)
+        cues[nature] += CUE_WEIGHT * (NEGATED_NATURE_WEIGHT if hit.start in reading.negated else 1.0)
+    # Hints never outweigh one strong term ("took forever" beats "item … delivery"); an
+    # amount of money or a duration is a sharper hint than a topic word.
+    cues = {nature: min(score, MAX_CUE_SCORE) for nature, score in cues.items()}
+    for nature, weight, pattern in PATTERN_CUES:
+        found_here = len(pattern.findall(text))
+        if found_here:
+            cues[nature] = min(cues.get(nature, 0.0) + weight * found_here, MAX_PATTERN_SCORE)
+    if _hazard_pair(hits):
+        strong["safety"] = strong.get("safety", 0.0) + 1.0
+        found["safety"] += [h for h in hits if h.term.category in ("people", "mishaps")]
+    content_words = {i for h in reading.content for i in range(h.start, h.end)}
+    negation = any(h.term.category == "negators" and h.start not in content_words for h in hits)
+    return _Evidence(
+        negation=negation,
+        strong=dict(strong),
+        cues=dict(cues),
+        hits=dict(found),
+        tone=score_sentiment(text, reading, lexicon, implied=False),
+        asks=_asks(text, reading.tokens, hits),
+        sarcastic=_sarcastic(text, hits, lexicon),
+    )
+
+
+def _choose_nature(evidence: _Evidence, rules: Mapping[str, NatureRule]) -> tuple[str, list[Hit]]:
+    """Pick the nature: safety if any safety term (or a hazard pair) matched, else the best score.
+
+    Strong terms count fully, weak cues (money, delivery, waiting words) a little and never
+    more than one strong term; a question counts fully when nothing complains; sarcasm
+    ("genial, otra caída 👏") cancels praise words in a complaint, and a warm tone doubles
+    them. Without strong evidence :func:`_fallback` decides. Ties go to after-sales, then
+    to the more severe nature.
+    """
+    hits = evidence.hits
+    if evidence.strong.get("safety"):
+        return "safety", hits["safety"]
+    complaint = evidence.complaint()
+    # A single hint in a calm text ("os escribo por lo del pedido") says nothing went wrong.
+    weak = not any(evidence.strong.values()) and not complaint and not evidence.negation
+    use_cues = not weak or max(evidence.cues.values(), default=0.0) >= MIN_CUE_EVIDENCE
+    scores: dict[str, float] = defaultdict(float)
+    for nature in NATURES:
+        hinted = evidence.cues.get(nature, 0.0) if use_cues else 0.0
+        scores[nature] = evidence.strong.get(nature, 0.0) + hinted
+    if evidence.sarcastic and complaint:
+        scores["praise"] = 0.0
+    if evidence.asks:
+        # A question beats topic hints ("how do I add a driver in the app?") but not a
+        # strong term ("quiero la devolución, ¿cómo hago?" is after-sales).
+        signal = RHETORICAL_QUESTION_SIGNAL if complaint else QUESTION_SIGNAL
+        scores["question"] = min(scores["question"] + signal, MAX_QUESTION_SCORE)
+    if evidence.tone >= SENTIMENT_THRESHOLD and not evidence.sarcastic:
+        scores["praise"] *= WARM_PRAISE_FACTOR  # thanks in a warm text outweigh the fault it mentions
+    scores = {n: score for n, score in scores.items() if score > 0}
+    if not scores or (max(scores.values()) < MIN_CUE_EVIDENCE and not any(evidence.strong.values())):
+        nature = _fallback(evidence, scores, rules)
+        return nature, hits.get(nature, [])
+    best = max(scores, key=lambda n: (scores[n], TIE_ORDER.get(n, 0.0), rules[n].severity))
+    warm = not complaint and evidence.tone >= SENTIMENT_THRESHOLD
+    if best == "after_sales" and warm and "praise" in scores:
+        best = "praise"  # "impressed with how fast you sorted my refund"
+    return best, hits.get(best, [])
+
+
+def _fallback(evidence: _Evidence, scores: Mapping[str, float], rules: Mapping[str, NatureRule]) -> str:
+    """No strong term: a question, praise, the hinted complaint, a bare failure, or other.
+
+    A text that complains without naming how ("TV has no picture, just sound") is most
+    likely something that does not work; a calm text with at most one hint is chatter.
+    """
+    if evidence.asks and not evidence.complaint():
+        return "question"
+    if evidence.tone >= SENTIMENT_THRESHOLD and not evidence.sarcastic:
+        return "praise"
+    complaining = evidence.negation or evidence.complaint()
+    hinted = {n: score for n, score in scores.items() if n in COMPLAINT_NATURES or n == "after_sales"}
+    if complaining and hinted:
+        return max(hinted, key=lambda n: (hinted[n], TIE_ORDER.get(n, 0.0), rules[n].severity))
+    if evidence.negation:
+        return "product_failure"  # "no picture, just sound", "won't let me back in"
+    if scores:
+        return max(scores, key=lambda n: (scores[n], TIE_ORDER.get(n, 0.0), rules[n].severity))
+    return "other"
+
+
+def _final_sentiment(nature: str, score: float, evidence: _Evidence) -> tuple[str, float]:
+    """Name the sentiment the way an agent reads it: complaints are negative however polite.
+
+    Praise is positive and a plain question neutral; an after-sales message is negative
+    when it complains (a negative word, a delay, a failure) and neutral when it only moves
+    a return along. Spam, jokes and chatter keep the tone of their words.
+    """
+    bound = SENTIMENT_THRESHOLD
+    if nature in COMPLAINT_NATURES:
+        return "neg", min(score, -bound)
+    if nature == "praise":
+        return "pos", max(score, bound)
+    if nature == "question":
+        return "neu", max(-bound / 2, min(bound / 2, score))
+    if nature == "after_sales":
+        waiting = evidence.cues.get("complaint_handling", 0.0) > 0
+        if evidence.complaint() or evidence.sarcastic or evidence.negation or waiting:
+            return "neg", min(score, -bound)
+        return "neu", max(-bound / 2, min(bound / 2, score))
+    return sentiment_label(score), score
 
 
 def _quote(text: str, tokens: Sequence[Token], hits: Iterable[Hit]) -> tuple[str, ...]:
@@ -301,8 +497,9 @@ def analyze_text(
     tokens = tokenize(text)
     hits = find_hits(tokens, lexicon)
     reading = _read(tokens, hits)
-    nature, nature_hits = _choose_nature(text, reading, lexicon.rules)
-    score = score_sentiment(text, reading, lexicon)
+    evidence = _evidence(text, reading, hits, lexicon)
+    nature, nature_hits = _choose_nature(evidence, lexicon.rules)
+    sentiment, score = _final_sentiment(nature, score_sentiment(text, reading, lexicon), evidence)
     terms = _quote(text, tokens, nature_hits) or (("?",) if nature == "question" else ())
     return TextAnalysis(
         language=lexicon.language,
@@ -310,7 +507,7 @@ def analyze_text(
         severity=lexicon.rules[nature].severity,
         nature_terms=terms,
         negated=bool(nature_hits) and all(h.start in reading.negated for h in nature_hits),
-        sentiment=sentiment_label(score),
+        sentiment=sentiment,
         sentiment_score=round(score, 3),
         spread_terms=_quote(text, tokens, (h for h in hits if h.term.category == "spread")),
         escalation_terms=_quote(text, tokens, (h for h in hits if h.term.category == "escalation")),
@@ -487,7 +684,9 @@ def triage_interaction(
         influence=influence,
         value_score=value,
         priority=priority,
-        sla_due_at=(now or utcnow()) + timedelta(hours=hours),
+        # The clock starts when the customer wrote (a webhook or reconcile may be late),
+        # counted in business hours when the configuration has them.
+        sla_due_at=due_at(min(interaction.created_at, now or utcnow()), hours, settings.business_hours),
         channel=channel,
         pii=text.pii,
         crisis=crisis,

@@ -2,7 +2,8 @@
 
 Policy choice under test: a negated safety term is still safety ("no es peligroso?",
 "no danger?"). When in doubt we say safety, because a missed fire costs more than an
-agent's glance; the negation only keeps the sentiment from reading as alarmed.
+agent's glance. Sentiment follows the labelling rules (tests/fixtures/triage/README.md):
+every complaint, safety included, reads negative however calmly it is worded.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ CASES: list[tuple[str, str, str, str, str]] = [
     ),
     ("Comimos el pollo y toda la familia con intoxicacion, fatal", "review", "safety", "neg", "public"),
     ("Me hackearon la cuenta y hay compras que no hice", "mention", "safety", "neg", "public"),
-    ("no es peligroso que el enchufe se ponga tan caliente?", "comment", "safety", "neu", "public"),
+    ("no es peligroso que el enchufe se ponga tan caliente?", "comment", "safety", "neg", "public"),
     # --- Spanish: product failure, performance, pricing, after-sales
     ("No funciona el cargador desde el primer dia", "comment", "product_failure", "neg", "public"),
     ("el pedido 123456 todavia no llega y ya van 3 semanas", "mention", "product_failure", "neg", "public"),
@@ -106,7 +107,7 @@ CASES: list[tuple[str, str, str, str, str]] = [
     ("Muchas gracias por la atencion, me encanta el producto 😍", "comment", "praise", "pos", "public"),
     ("Excelente servicio, super rapidos!! 👏", "review", "praise", "pos", "public"),
     ("No, funciona perfecto", "comment", "praise", "pos", "public"),
-    ("no tuve ningún problema, todo bien", "comment", "other", "pos", "public"),
+    ("no tuve ningún problema, todo bien", "comment", "praise", "pos", "public"),  # a compliment
     ("hola", "comment", "other", "neu", "public"),
     ("Estoy quemado con esta empresa, nunca más compro aquí", "comment", "other", "neg", "public"),  # idiom
     ("Hola buenas, el aire acondicionado no enfría nada", "comment", "performance", "neg", "public"),
@@ -117,11 +118,11 @@ CASES: list[tuple[str, str, str, str, str]] = [
     (
         "Hola, necesito la factura del pedido, mi correo es juan.perez@gmail.com",
         "comment",
-        "pricing",
+        "question",  # a request with no complaint in it
         "neu",
         "private",
     ),
-    ("Mi DNI es 12345678Z y no me dejan activar la garantía", "mention", "after_sales", "neu", "private"),
+    ("Mi DNI es 12345678Z y no me dejan activar la garantía", "mention", "after_sales", "neg", "private"),
     ("Hola, os escribo por lo del pedido 5512", "direct_message", "other", "neu", "private"),
     # --- English: safety
     (
@@ -135,7 +136,7 @@ CASES: list[tuple[str, str, str, str, str]] = [
     ("Found a piece of glass in my cereal. Disgusting", "review", "safety", "neg", "public"),
     ("My kid got an electric shock from the toy", "comment", "safety", "neg", "public"),
     ("my account was HACKED and there are charges I didn't make", "mention", "safety", "neg", "public"),
-    ("is it safe to leave it charging? no danger with the battery?", "comment", "safety", "neu", "public"),
+    ("is it safe to leave it charging? no danger with the battery?", "comment", "safety", "neg", "public"),
     # --- English: the rest
     ("The app doesnt work since the update", "comment", "product_failure", "neg", "public"),
     ("Package never arrived. Order 5512.", "mention", "product_failure", "neg", "public"),
@@ -248,12 +249,12 @@ def test_what_follows_but_weighs_more() -> None:
 
 
 def test_extra_terms_let_a_brand_add_words() -> None:
-    text = "salió humareda negra del horno"
+    text = "el horno se puso en modo turbo"
     assert analyze_text(text, "es").nature != "safety"
-    extra = {"safety": ["humareda negra"]}
+    extra = {"safety": ["modo turbo"]}
     result = triage_interaction(make_interaction(text), None, SETTINGS, now=NOW, extra_terms=extra)
     assert result.nature == "safety"
-    assert '"humareda negra"' in result.explanation
+    assert '"modo turbo"' in result.explanation
 
 
 def test_extra_terms_reject_unknown_natures() -> None:
@@ -556,3 +557,36 @@ def test_short_english_text_settled_by_the_pipeline_is_read_in_english() -> None
 def test_triage_uses_the_detected_language_lexicon() -> None:
     english = triage_interaction(make_interaction("it does not work", language=None), None, SETTINGS, now=NOW)
     assert english.nature == "product_failure"
+
+
+# ------------------------------------------------------------------ fallbacks, cues and tone
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "nature"),
+    [
+        ("does the X200 come with a charger or is that extra", "en", "question"),  # no "?"
+        ("@Marca a q hora abre la tienda los domingos", "es", "question"),
+        ("energy bill estimated at $340 for a month I was away", "en", "pricing"),
+        ("7 euros de envío por un pedido de 10, en serio", "es", "pricing"),  # money beats topic hints
+        ("app takes about 40 seconds to log in every time", "en", "performance"),  # a duration
+        ("TV has no picture, just sound", "en", "product_failure"),  # a bare failure
+        ("Hola, os escribo por lo del pedido 5512", "es", "other"),  # one calm hint is no complaint
+        ("the pram wheel came off while crossing with my baby in it", "en", "safety"),  # hazard pair
+        ("la silla del bebé se rompió con él sentado", "es", "safety"),
+        ("Really impressed with how fast you sorted my refund", "en", "praise"),
+    ],
+)
+def test_fallbacks_and_cues(text: str, language: str, nature: str) -> None:
+    assert analyze_text(text, language).nature == nature
+
+
+def test_sarcasm_is_read_for_what_it_means() -> None:
+    result = analyze_text("brilliant, 4th outage this month 👏", "en")
+    assert (result.nature, result.sentiment) == ("product_failure", "neg")
+
+
+def test_polite_complaints_are_negative_and_procedural_after_sales_neutral() -> None:
+    assert analyze_text("Hello, my parcel never arrived. Kind regards", "en").sentiment == "neg"
+    text = "os paso mi IBAN para el reembolso: ES91 2100 0418 4502 0005 1332"
+    assert (analyze_text(text, "es").nature, analyze_text(text, "es").sentiment) == ("after_sales", "neu")
