@@ -25,11 +25,14 @@ NATURES: tuple[str, ...] = (
 )  # fmt: skip
 EXTRA_TERM_KEYS: tuple[str, ...] = (*NATURES, "negative", "positive", "spread", "escalation")
 # Word lists that are not natures or sentiment: negation, emphasis, "but", calls to spread,
-# legal threats, idioms that hide a match, question openers and greetings before them, and
-# sarcasm markers that turn praise words into complaints.
+# legal threats, idioms that hide a match, question openers and greetings before them,
+# sarcasm markers that turn praise words into complaints, polite formulas ("thanks!") that
+# are manners rather than praise, laughter, softeners of a small gripe ("a bit") and
+# announced questions ("quick q:").
 FUNCTION_CATEGORIES: tuple[str, ...] = (
     "negators", "intensifiers", "contrast", "spread", "escalation", "idioms",
     "openers", "greetings", "sarcasm", "people", "mishaps",
+    "courtesy", "laughter", "softeners", "announcements",
 )  # fmt: skip
 CUE_PREFIX = "cue:"
 # The sentiment an emoji of the lexicon's negative or positive list carries.
@@ -72,6 +75,8 @@ class Hit:
     term: Term
     start: int
     end: int
+    # Matched only by forgiving a typo ("dropping" for "droppings"): weaker than an exact match.
+    fuzzy: bool = False
 
     def overlaps(self, other: Hit) -> bool:
         return self.start < other.end and other.start < self.end
@@ -244,7 +249,10 @@ def load_lexicon(
 def find_hits(tokens: Sequence[Token], lexicon: Lexicon) -> list[Hit]:
     """Return every lexicon term found in ``tokens``, overlapping ones included.
 
-    A phrase never spans punctuation: "No, funciona" is not "no funciona".
+    A phrase never spans punctuation: "No, funciona" is not "no funciona". A word the
+    lexicon knows exactly is not a typo of another: "dropping" (a known word) does not
+    also match "droppings", so a match made only by forgiving a typo is dropped when an
+    exact match covers the same words.
     """
     forms = [word_forms(token.text) for token in tokens]
     hits = []
@@ -256,8 +264,19 @@ def find_hits(tokens: Sequence[Token], lexicon: Lexicon) -> list[Hit]:
                 and (i == 0 or not tokens[start + i].clause_start)
                 for i, word in enumerate(term.words)
             ):
-                hits.append(Hit(term, start, end))
-    return hits
+                fuzzy = not all(
+                    _exact(word, tokens[start + i], forms[start + i]) for i, word in enumerate(term.words)
+                )
+                hits.append(Hit(term, start, end, fuzzy))
+    exact = [(h.start, h.end) for h in hits if not h.fuzzy]
+    return [h for h in hits if not h.fuzzy or not any(s <= h.start and h.end <= e for s, e in exact)]
+
+
+def _exact(pattern: str, token: Token, forms: frozenset[str]) -> bool:
+    """Say whether ``pattern`` matches ``token`` without forgiving a typo."""
+    if pattern.endswith("*"):
+        return True
+    return bool(word_forms(pattern.lstrip("#")) & forms)
 
 
 def strip_modifiers(text: str) -> str:

@@ -102,6 +102,15 @@ QUESTION_SIGNAL = 0.75
 RHETORICAL_QUESTION_SIGNAL = 0.1
 MAX_QUESTION_SCORE = 0.95
 WARM_PRAISE_FACTOR = 2.0
+# A closing "thanks"/"gracias" is courtesy, not praise, in a message that asks or deals
+# with something; "thanks for …"/"gracias por …" is gratitude and stays praise.
+GRATITUDE_FOLLOWERS = frozenset({"for", "por", "to", "a", "al"})
+# Laughing emoji: two of them (or a laughing word) make a jokey, positive tone.
+LAUGHING_EMOJI = ("😂", "🤣", "😆")
+MIN_LAUGHING_EMOJI = 2
+HEARTY_LAUGH = 2
+# Natures that a laughing, calm text can still be (anything else is read as a joke).
+LIGHT_NATURES = frozenset({"question", "other"})
 COMPLAINT_NATURES = frozenset({"safety", "product_failure", "performance", "pricing", "complaint_handling"})
 # Amounts of money hint at pricing ("120 €", "£89", "$1,299.99", "350 pesos"); a duration
 # after "takes"/"tarda" hints at performance ("takes 40 seconds", "tarda 2h").
@@ -118,8 +127,25 @@ PATTERN_CUES: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         "performance",
         0.9,
         re.compile(
-            r"\b(?:takes?|took|taking|tarda|tardan|tardó|tardaba|lleva)\s+(?:about\s+|like\s+|unos\s+|casi\s+)?"
+            r"\b(?:takes?|took|taking|tarda|tardan|tardó|tardaba|lleva|lasts?|lasted|lasting|dura|duran|duraba|duró)"
+            r"\s+(?:about\s+|like\s+|around\s+|barely\s+|only\s+|unos\s+|casi\s+|como\s+|apenas\s+|solo\s+)?"
             r"(?:\d+|an?|una?|half|media)\s*(?:h\b|hrs?\b|hours?|mins?\b|minutes?|secs?\b|seconds?|horas?|minutos?|segundos?)",
+            re.IGNORECASE,
+        ),
+    ),
+    # A measured speed or range ("61 Mbps", "290 km") is what performance complaints quote.
+    (
+        "performance",
+        0.5,
+        re.compile(r"\d\s?(?:mbps|mb/s|mbit|megas|gbps|kbps|km\b|kms\b|miles\b|mph\b|fps\b)", re.IGNORECASE),
+    ),
+    # A rise by a percentage ("me subís la prima un 38%", "went up 20%") is a price rise.
+    (
+        "pricing",
+        0.9,
+        re.compile(
+            r"\b(?:sub\w*|aument\w*|increas\w*|ris\w*|rose|rais\w*|went\s+up|gone\s+up|up)\b\W+(?:\w+\W+){0,4}?"
+            r"(?:un\s+|by\s+|el\s+)?\d+(?:[.,]\d+)?\s?%",
             re.IGNORECASE,
         ),
     ),
@@ -269,8 +295,10 @@ def score_sentiment(text: str, reading: _Reading, lexicon: Lexicon, implied: boo
     }
     raw = 0.0
     for hit in reading.content:
-        if hit.term.category in NATURES and (not implied or worded.intersection(range(hit.start, hit.end))):
-            continue
+        if hit.term.category in NATURES and (
+            (not implied and hit.term.category != "praise") or worded.intersection(range(hit.start, hit.end))
+        ):
+            continue  # praise words ("very pleased") are tone words too
         raw += _polarity(hit, reading)
     plain = strip_modifiers(text)
     raw += sum(weight * plain.count(emoji) for emoji, weight in lexicon.emoji.items())
@@ -332,6 +360,10 @@ class _Evidence:
     tone: float
     asks: bool
     sarcastic: bool
+    laughs: int = 0
+    softened: bool = False
+    # The writer says it is a question ("quick q:", "una duda:") and asks it.
+    announced: bool = False
 
     def complaint(self) -> bool:
         """Something in the text complains: a complaint term or a negative tone (cues do not)."""
@@ -340,9 +372,64 @@ class _Evidence:
         )
 
 
+def _courtesy_spans(tokens: Sequence[Token], hits: Iterable[Hit]) -> list[tuple[int, int]]:
+    """Spans of polite formulas ("thanks!", "mil gracias", "un saludo") not followed by "for"/"por"."""
+    spans = []
+    for hit in hits:
+        if hit.term.category != "courtesy":
+            continue
+        following = tokens[hit.end] if hit.end < len(tokens) else None
+        if following is None or following.clause_start or following.text not in GRATITUDE_FOLLOWERS:
+            spans.append((hit.start, hit.end))
+    return spans
+
+
+def _laughs(text: str, hits: Iterable[Hit]) -> int:
+    """How much the text laughs: 0; 1 for "lol"/"jaja"; 2 for a long laugh or two laughing emoji.
+
+    The long laughs are the lexicon's prefix entries ("jajaja*", "lmao*"): "jajajaja" and
+    "lmaooo" are a good mood, a bare "lol" may just soften a remark.
+    """
+    plain = strip_modifiers(text)
+    laughs = [h for h in hits if h.term.category == "laughter"]
+    if any(h.term.words[0].endswith("*") for h in laughs):
+        return 2
+    if sum(plain.count(e) for e in LAUGHING_EMOJI) >= MIN_LAUGHING_EMOJI:
+        return 2
+    return 1 if laughs else 0
+
+
+def _softened_gripe(reading: _Reading, hits: Iterable[Hit]) -> bool:
+    """Praise, then a "but" and a softened complaint: "great camera, though the case is a bit flimsy".
+
+    Every complaint term comes after the "but", one softener does too, and some praise or
+    positive word comes before it.
+    """
+    cut = reading.contrast_at
+    if cut < 0:
+        return False
+    before = [h for h in reading.content if h.end <= cut]
+    after = [h for h in reading.content if h.start > cut]
+    warm = any(h.term.category in ("praise", "positive") and h.start not in reading.negated for h in before)
+    gripes = [h for h in reading.content if h.term.category in (*COMPLAINT_NATURES, "negative")]
+    soft = any(h.term.category == "softeners" and h.start > cut for h in hits)
+    return warm and soft and bool(gripes) and all(h in after for h in gripes) and not any(
+        h.term.category == "safety" for h in reading.content
+    )
+
+
 def _evidence(text: str, reading: _Reading, hits: Sequence[Hit], lexicon: Lexicon) -> _Evidence:
     found: dict[str, list[Hit]] = defaultdict(list)
     strong: dict[str, float] = defaultdict(float)
+    asks = _asks(text, reading.tokens, hits)
+    courtesy = _courtesy_spans(reading.tokens, hits)
+    busy = asks or any(
+        h.term.category in NATURES and h.term.category not in ("praise", "other") for h in reading.content
+    )
+    # Only a closing formula is manners: "Thank you @Brand, the assessor came in two days" thanks.
+    last_topic = max((h.start for h in reading.content if h.term.category in NATURES
+                      and h.term.category != "praise"), default=-1)  # fmt: skip
+    courtesy = [(s, e) for s, e in courtesy if s > last_topic]
     for hit in reading.content:
         nature = hit.term.category
         if nature not in NATURES:
@@ -350,6 +437,8 @@ def _evidence(text: str, reading: _Reading, hits: Sequence[Hit], lexicon: Lexico
         negated = hit.start in reading.negated
         if negated and nature in ("praise", "question"):
             continue  # "not impressed" is no praise, "no puedo pagar" no question
+        if nature == "praise" and busy and any(s <= hit.start and hit.end <= e for s, e in courtesy):
+            continue  # "¿se puede llevar el carrito? Gracias" asks; the thanks is manners
         found[nature].append(hit)
         strong[nature] += lexicon.rules[nature].weight * (NEGATED_NATURE_WEIGHT if negated else 1.0)
     covered = {i for h in reading.content if h.term.category in NATURES for i in range(h.start, h.end)}
@@ -382,8 +471,11 @@ def _evidence(text: str, reading: _Reading, hits: Sequence[Hit], lexicon: Lexico
         cues=dict(cues),
         hits=dict(found),
         tone=score_sentiment(text, reading, lexicon, implied=False),
-        asks=_asks(text, reading.tokens, hits),
+        asks=asks,
         sarcastic=_sarcastic(text, hits, lexicon),
+        laughs=_laughs(text, hits),
+        softened=_softened_gripe(reading, hits),
+        announced=asks and any(h.term.category == "announcements" for h in hits),
     )
 
 
@@ -400,6 +492,13 @@ def _choose_nature(evidence: _Evidence, rules: Mapping[str, NatureRule]) -> tupl
     if evidence.strong.get("safety"):
         return "safety", hits["safety"]
     complaint = evidence.complaint()
+    if evidence.softened and not evidence.sarcastic:
+        return "praise", hits.get("praise", [])
+    serious = any(score > 0 for n, score in evidence.strong.items() if n not in LIGHT_NATURES)
+    if evidence.laughs and not complaint and not evidence.negation and not serious:
+        return "other", hits.get("other", [])  # "anyone going saturday? lol", a meme
+    if evidence.announced and not complaint and not evidence.negation:
+        return "question", hits.get("question", [])  # "quick q: is the return window 30 days?"
     # A single hint in a calm text ("os escribo por lo del pedido") says nothing went wrong.
     weak = not any(evidence.strong.values()) and not complaint and not evidence.negation
     use_cues = not weak or max(evidence.cues.values(), default=0.0) >= MIN_CUE_EVIDENCE
@@ -463,10 +562,13 @@ def _final_sentiment(nature: str, score: float, evidence: _Evidence) -> tuple[st
     if nature == "question":
         return "neu", max(-bound / 2, min(bound / 2, score))
     if nature == "after_sales":
-        waiting = evidence.cues.get("complaint_handling", 0.0) > 0
+        # A waiting word ("days", "ya") complains unless the tone is warm ("sorted in two days, thanks").
+        waiting = evidence.cues.get("complaint_handling", 0.0) > 0 and evidence.tone < bound
         if evidence.complaint() or evidence.sarcastic or evidence.negation or waiting:
             return "neg", min(score, -bound)
         return "neu", max(-bound / 2, min(bound / 2, score))
+    if nature == "other" and evidence.laughs >= HEARTY_LAUGH and not evidence.complaint():
+        return "pos", max(score, bound)  # a joke shared with friends is a good mood
     return sentiment_label(score), score
 
 

@@ -590,3 +590,49 @@ def test_polite_complaints_are_negative_and_procedural_after_sales_neutral() -> 
     assert analyze_text("Hello, my parcel never arrived. Kind regards", "en").sentiment == "neg"
     text = "os paso mi IBAN para el reembolso: ES91 2100 0418 4502 0005 1332"
     assert (analyze_text(text, "es").nature, analyze_text(text, "es").sentiment) == ("after_sales", "neu")
+
+
+# ------------------------------------------------------------------ generalisation rules
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "nature", "sentiment"),
+    [
+        # a closing "thanks" is manners in a question or a procedural message, not praise
+        ("can I change the delivery address on my order? thanks!", "en", "question", "neu"),
+        ("¿Se puede pagar en tres plazos? Muchas gracias", "es", "question", "neu"),
+        ("here are my bank details for the refund, thanks", "en", "after_sales", "neu"),
+        # ... but "thanks for …" and an opening thank-you are gratitude
+        ("thanks for sorting my refund so quickly, very pleased", "en", "praise", "pos"),
+        # laughing chatter is a joke, not a question or praise; a long laugh is a good mood
+        ("anyone else watching the match tonight? lol", "en", "other", "neu"),
+        ("jajajaja el anuncio nuevo del gato", "es", "other", "pos"),
+        # ... but a laugh does not hide a complaint
+        ("the app crashed again lol", "en", "product_failure", "neg"),
+        # praise with a softened gripe after a "but" stays praise
+        ("the screen is incredible, but the speakers are a bit weak", "en", "praise", "pos"),
+        ("el servicio es genial, aunque la app es un poco lenta", "es", "praise", "pos"),
+        # an unsoftened gripe keeps its complaint nature
+        ("nice design but the speakers are weak", "en", "performance", "neg"),
+        # an announced, calm question stays a question whatever its topic
+        ("quick question: can I return an item bought in store online?", "en", "question", "neu"),
+        ("una duda: ¿la devolución se puede hacer en cualquier tienda?", "es", "question", "neu"),
+        # a measured speed and a battery life are performance; a rise by a percentage is pricing
+        ("paying for 500Mbps and getting 40 every night", "en", "performance", "neg"),
+        ("la batería dura apenas 3 horas", "es", "performance", "neg"),
+        ("me han subido la cuota un 25% sin avisar", "es", "pricing", "neg"),
+    ],
+)
+def test_generalisation_rules(text: str, language: str, nature: str, sentiment: str) -> None:
+    analysis = analyze_text(text, language, ("es", "en"))
+    assert (analysis.nature, analysis.sentiment) == (nature, sentiment)
+
+
+def test_a_known_word_is_not_a_typo_of_a_safety_term() -> None:
+    # "dropping" is a known word; it is not "droppings" misspelt, so no false safety alarm
+    assert analyze_text("my signal keeps dropping at home", "en").nature == "performance"
+    # a real typo of a safety term is still safety
+    assert analyze_text("heard an explossion from the charger", "en").nature == "safety"
+    # "blending" is a word the lexicon knows, not "bleeding" with a typo
+    assert analyze_text("warranty claim, the blender stopped blending", "en").nature == "after_sales"
+    assert analyze_text("found rat droppings in the bag", "en").nature == "safety"
