@@ -1,7 +1,8 @@
 """Triage quality on the labelled sets, held above thresholds set from what was measured.
 
-``tests/fixtures/triage/*.jsonl`` (dev) was used to tune the lexicons; ``holdout/`` was
-written by someone else and never used for tuning, so it shows how triage generalises.
+``tests/fixtures/triage/*.jsonl`` (dev) and ``holdout/`` (a second writer) were used to
+tune the lexicons; ``blind/`` was written by a third writer and never used for tuning,
+so it is the honest measure of how triage does on words it has not seen.
 Thresholds sit a little under the measured numbers (see the issue notes): they catch
 regressions, they are not a claim of accuracy on every customer's words.
 """
@@ -44,6 +45,11 @@ def holdout() -> dict[str, Any]:
     return _evaluate(FIXTURES / "holdout" / "es.jsonl", FIXTURES / "holdout" / "en.jsonl").metrics()
 
 
+@pytest.fixture(scope="module")
+def blind() -> dict[str, Any]:
+    return _evaluate(FIXTURES / "blind" / "es.jsonl", FIXTURES / "blind" / "en.jsonl").metrics()
+
+
 def test_the_sets_are_large_and_varied(dev: dict[str, Any], holdout: dict[str, Any]) -> None:
     assert dev["total"] >= 400 and holdout["total"] >= 180
     assert all(row["support"] >= 25 for row in dev["nature_per_class"].values())
@@ -76,9 +82,19 @@ def test_quality_on_the_held_out_set(holdout: dict[str, Any]) -> None:
     assert holdout["language_accuracy"] >= 0.97
 
 
+def test_quality_on_the_blind_set(blind: dict[str, Any]) -> None:
+    assert blind["nature_accuracy"] >= BLIND["nature"]
+    assert blind["sentiment_accuracy"] >= BLIND["sentiment"]
+    assert blind["priority_clear_accuracy"] >= BLIND["priority"]
+    assert len(blind["safety_missed"]) <= BLIND["safety_missed"]
+    assert blind["language_accuracy"] >= 0.97
+
+
 # Measured at the commit that set them, minus about two points (see the closing note):
-# dev nature 89.4 %, sentiment 90.6 %, priority 90.1 %; held-out 76.1 %, 77.8 %, 86.7 %.
-# The held-out set's four missed safety cases were read to add account-intrusion and
-# data-leak wording (the only time it was looked at), so its safety result is not blind.
-DEV = {"nature": 0.87, "sentiment": 0.88, "priority": 0.87}
-HOLDOUT = {"nature": 0.74, "sentiment": 0.75, "priority": 0.84, "safety_missed": 0}
+# dev nature 90.6 %, sentiment 91.8 %, priority 89.8 %; holdout (tuned in round 2)
+# 91.7 %, 90.0 %, 91.6 %; blind (never tuned on) 79.3 %, 89.3 %, 88.5 %, safety 15/18,
+# 2 personal-data false alarms on 110 texts. The blind numbers are below the product's
+# targets (85 % nature, every safety case): these thresholds only stop regressions.
+DEV = {"nature": 0.88, "sentiment": 0.89, "priority": 0.87}
+HOLDOUT = {"nature": 0.89, "sentiment": 0.88, "priority": 0.89, "safety_missed": 0}
+BLIND = {"nature": 0.77, "sentiment": 0.87, "priority": 0.86, "safety_missed": 3, "pii_false_alarms": 2}
