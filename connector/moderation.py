@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from connector.model import Interaction, Triage
 from connector.outcome import BatchOutcome
-from connector.publish.base import PermanentPublishError, PublishError, RateLimitedError
+from connector.publish.base import PermanentPublishError, PublishError
 from connector.publish.graph_api import GraphClient
 from connector.runtime import Runtime
 from connector.store import Job
@@ -61,11 +61,8 @@ def hide_comments(runtime: Runtime, jobs: Sequence[Job]) -> BatchOutcome:
                 instagram=instagram,
                 idempotent=True,
             )
-        except RateLimitedError as exc:
-            outcome.fail([job], f"hide: {exc}", retry_at=exc.retry_at)
-            continue
-        except PublishError as exc:
-            outcome.fail([job], f"hide: {exc}")
+        except PublishError as exc:  # rate limits included: they carry the reset time
+            outcome.fail_platform([job], "hide", exc)
             continue
         except PermanentPublishError as exc:
             runtime.store.audit_event("moderation", "comment.hide.failed", subject, {"error": str(exc)})

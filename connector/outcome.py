@@ -27,3 +27,7 @@ class BatchOutcome:
         self, jobs: list[Job], error: str, permanent: bool = False, retry_at: datetime | None = None
     ) -> None:
         self.failed.extend(Failure(job, error, permanent, retry_at) for job in jobs)
+
+    def fail_platform(self, jobs: list[Job], stage: str, error: Exception) -> None:
+        """A platform call failed for now: retry at the platform's reset time when it gave one."""
+        self.fail(jobs, f"{stage}: {error}", retry_at=getattr(error, "retry_at", None))

@@ -21,7 +21,7 @@ from connector.language import resolve_language
 from connector.model import Customer, Interaction, Triage, utcnow
 from connector.moderation import should_hide
 from connector.outcome import BatchOutcome
-from connector.publish.base import PublishError, RateLimitedError
+from connector.publish.base import PublishError
 from connector.routing import priority_rank, route
 from connector.runtime import Runtime
 from connector.store import Job, ThreadLink
@@ -62,11 +62,8 @@ def process_interactions(runtime: Runtime, jobs: Sequence[Job]) -> BatchOutcome:
             continue
         try:
             completed = enricher.enrich(record.interaction)
-        except RateLimitedError as exc:
-            outcome.fail([job], f"enrich: {exc}", retry_at=exc.retry_at)
-            continue
-        except PublishError as exc:
-            outcome.fail([job], f"enrich: {exc}")
+        except PublishError as exc:  # rate limits included: they carry the reset time
+            outcome.fail_platform([job], "enrich", exc)
             continue
         item = with_language(completed, runtime.config.triage)
         desk = route(runtime.config, item, triage_interaction(item, None, runtime.config.triage))

@@ -47,11 +47,8 @@ def _run(runtime: Runtime, jobs: Sequence[Job], handle: Any) -> BatchOutcome:
     for job in jobs:
         try:
             handle(runtime, job)
-        except RateLimitedError as exc:
-            outcome.fail([job], f"publish: {exc}", retry_at=exc.retry_at)
-            continue
-        except PublishError as exc:
-            outcome.fail([job], f"publish: {exc}")
+        except PublishError as exc:  # rate limits included: they carry the reset time
+            outcome.fail_platform([job], "publish", exc)
             continue
         except LookupError as exc:
             outcome.fail([job], str(exc), permanent=True)
