@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
@@ -28,6 +29,10 @@ from tests.conftest import IG_ACCOUNT_ID, META_APP_SECRET, META_PAGE_ID, base_co
 from tests.signing import compact, post_x
 from webhooks import create_app
 from webhooks.signatures import sign_meta
+
+
+class Crash(BaseException):
+    """A worker dying between the platform's answer and our record of it."""
 
 
 @dataclass
@@ -61,6 +66,17 @@ class Loop:
             if ticket["status"] == "open":
                 resolve_ticket(self.store, str(ticket["id"]), note, status, reply)
         self.run()
+
+    def resolve_all_crashing_after_posting(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Resolve every ticket while the worker dies right after the platform answered."""
+
+        def crash(store: Store, reply_id: int, platform_reply_id: str) -> None:
+            raise Crash(platform_reply_id)
+
+        monkeypatch.setattr(Store, "mark_reply_posted", crash)
+        with pytest.raises(Crash):
+            self.resolve_all()
+        monkeypatch.undo()
 
     def replies(self) -> list[Reply]:
         return self.store.list_replies()

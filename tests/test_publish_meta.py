@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from connector.model import utcnow
-from connector.store import Job, Store
+from connector.store import Job
 from connector.sync import sync_status_changes
 from tests.conftest import IG_ACCOUNT_ID, META_PAGE_ID
 from tests.emulators.meta_graph import MetaGraphEmulator
@@ -28,10 +28,6 @@ POST = f"{META_PAGE_ID}_407298303721936"
 COMMENT = "407298303721936_408074786977621"
 CUSTOMER = "3450429531722233"
 PSID = "6100000000000009"
-
-
-class Crash(BaseException):
-    """A process dying between the platform's answer and our record of it."""
 
 
 @pytest.fixture
@@ -92,15 +88,9 @@ def test_a_crash_between_posting_and_recording_does_not_double_post(
     loop.meta(fb_comment(COMMENT, "The lid cracked", utcnow(), post_id=POST))
     loop.run()
 
-    def crash(self: Store, reply_id: int, platform_reply_id: str) -> None:
-        raise Crash(platform_reply_id)
-
-    monkeypatch.setattr(Store, "mark_reply_posted", crash)
-    with pytest.raises(Crash):
-        loop.resolve_all()
+    loop.resolve_all_crashing_after_posting(monkeypatch)
     (reply,) = loop.replies()
     assert reply.state == "sending" and len(graph.posted()) == 1
-    monkeypatch.undo()
     loop.make_jobs_due()  # the dead worker's lease expires
     loop.run()
     (reply,) = loop.replies()
@@ -441,13 +431,7 @@ def test_a_messenger_dm_crash_is_checked_in_the_conversation_before_sending_agai
     loop.meta(dm("page", META_PAGE_ID, "m_9", "Refund please", PSID, at))
     loop.run()
 
-    def crash(self: Store, reply_id: int, platform_reply_id: str) -> None:
-        raise Crash(platform_reply_id)
-
-    monkeypatch.setattr(Store, "mark_reply_posted", crash)
-    with pytest.raises(Crash):
-        loop.resolve_all()
-    monkeypatch.undo()
+    loop.resolve_all_crashing_after_posting(monkeypatch)
     loop.make_jobs_due()
     loop.run()
     (reply,) = loop.replies()

@@ -12,7 +12,6 @@ import pytest
 
 from connector.model import utcnow
 from connector.replies import x_weighted_length
-from connector.store import Store
 from tests.conftest import X_CONSUMER_SECRET
 from tests.emulators.tls import make_tls
 from tests.emulators.x_api import XApiEmulator
@@ -22,10 +21,6 @@ BRAND = "2244994945"
 CUSTOMER = "987654321"
 TWEET = "1901612345678901234"
 TOKEN = "x-user-token"
-
-
-class Crash(BaseException):
-    """A process dying between X's answer and our record of it."""
 
 
 @pytest.fixture
@@ -161,13 +156,7 @@ def test_a_crash_between_posting_and_recording_does_not_double_post(
         loop.x(_dm("Charged twice for one order"))
         loop.run()
 
-    def crash(self: Store, reply_id: int, platform_reply_id: str) -> None:
-        raise Crash(platform_reply_id)
-
-    monkeypatch.setattr(Store, "mark_reply_posted", crash)
-    with pytest.raises(Crash):
-        loop.resolve_all()
-    monkeypatch.undo()
+    loop.resolve_all_crashing_after_posting(monkeypatch)
     loop.make_jobs_due()
     loop.run()
     (reply,) = loop.replies()
