@@ -1,4 +1,4 @@
-"""A threaded HTTPS server for local API emulators: TLS per connection thread, a request log, faults.
+"""The HTTPS plumbing of local API emulators: TLS per connection thread, a request log, faults.
 
 An emulator implements ``serve(entry) -> Reply``; the server reads the request (keep-alive,
 HTTP/1.1), hands it over, and writes the reply (JSON unless ``raw`` is given).
@@ -68,27 +68,6 @@ def take_fault(faults: list[Fault], path: str) -> Fault | None:
 
 class Emulator(Protocol):
     def serve(self, entry: LoggedRequest) -> Reply: ...
-
-
-class HttpsServer:
-    """Serve an emulator on ``https://127.0.0.1:<free port>``."""
-
-    def __init__(self, emulator: Emulator, context: ssl.SSLContext) -> None:
-        self._server = _Server(("127.0.0.1", 0), _Handler, emulator, context)
-        self.port = int(self._server.server_address[1])
-        self.url = f"https://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name=f"emulator-{self.port}", daemon=True
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.close_connections()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
 
 class _Server(ThreadingHTTPServer):

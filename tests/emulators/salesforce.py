@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
-from tests.emulators.https_server import Fault, HttpsServer, LoggedRequest, Reply, take_fault
+from tests.emulators.https_server import Fault, LoggedRequest, Reply, take_fault
+from tests.emulators.hubspot_server import LocalServer
 from tests.emulators.salesforce_api import ApiRequest, ApiResponse, not_found, split_data_path
 from tests.emulators.salesforce_oauth import OAuthServer
 from tests.emulators.salesforce_objects import default_schema
@@ -61,12 +62,12 @@ class SalesforceEmulator:
         self._lock = threading.RLock()
         self._faults: list[Fault] = []
         self._drops: list[Fault] = []
-        self._server: HttpsServer | None = None
+        self._server: LocalServer | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def start(self) -> SalesforceEmulator:
-        self._server = HttpsServer(self, self.tls.server_context())
+        self._server = LocalServer(self, self.tls.server_context())
         self.instance_url = self._server.url
         self.token_url = self.instance_url + TOKEN_PATH
         self.oauth.instance_url = self.instance_url
