@@ -90,6 +90,7 @@ def serve(config_path: str | None, host: str, port: int, threads: int) -> None:
     import waitress
 
     from connector.dispatcher import Dispatcher
+    from connector.poll_schedule import PollSchedule
     from connector.reconcile_schedule import ReconcileSchedule
     from connector.sla_monitor import SlaMonitor
     from webhooks import create_app
@@ -104,12 +105,15 @@ def serve(config_path: str | None, host: str, port: int, threads: int) -> None:
     scheduler.start()
     monitor = SlaMonitor(runtime)
     monitor.start()
+    poller = PollSchedule(runtime)
+    poller.start()
     click.echo(
         f"ventanilla listening on http://{host}:{port} ({runtime.config.dispatcher.workers} worker(s))"
     )
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="ventanilla")
     finally:
+        poller.stop()
         monitor.stop()
         scheduler.stop()
         dispatcher.stop()
@@ -637,7 +641,8 @@ def mappings() -> None:
 @click.option(
     "--live",
     is_flag=True,
-    help="Also check the fields against the desk itself (Salesforce describe, HubSpot properties).",
+    help="Also check the fields against the desk itself (Salesforce describe, HubSpot properties, "
+    "SOAP WSDLs).",
 )
 @config_option
 def mappings_validate(files: tuple[str, ...], live: bool, config_path: str | None) -> None:
@@ -668,7 +673,7 @@ def mappings_validate(files: tuple[str, ...], live: bool, config_path: str | Non
         sys.exit(1)
 
 
-LIVE_CHECKS = ("salesforce", "hubspot")
+LIVE_CHECKS = ("salesforce", "hubspot", "soap")
 
 
 def _live_problems(config_path: str | None, mapping: Mapping, path: Path) -> list[str]:
@@ -677,6 +682,8 @@ def _live_problems(config_path: str | None, mapping: Mapping, path: Path) -> lis
 
     if mapping.connector == "hubspot":
         from connector.crm.hubspot_properties import check_mapping_live
+    elif mapping.connector == "soap":
+        from connector.crm.soap_validate import check_mapping_live
     else:
         from connector.crm.salesforce_describe import check_mapping_live
 

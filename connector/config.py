@@ -122,6 +122,9 @@ class Desk(_Strict):
     connector: Literal["local", "salesforce", "hubspot", "soap"] = "local"
     mapping: str = "local.yaml"
     connection: str | None = None
+    #: ``serve`` reads this desk's status changes every this many minutes (0: only
+    #: ``ventanilla sync poll``); desks that call us back can keep it as a safety net.
+    poll_interval_minutes: float = Field(default=5, ge=0)
     when: Routing | None = None
 
 

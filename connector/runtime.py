@@ -80,6 +80,13 @@ class Runtime:
             connection = self.config.desk(desk).connection or "hubspot"
             hubspot = load_hubspot_settings(self.config.connections, connection, Path(self.config.base_dir))
             return HubSpotConnector(self.store, desk, mapping, hubspot)
+        if kind == "soap":
+            from connector.crm.soap import SoapConnector
+            from connector.crm.soap_settings import load_settings as load_soap_settings
+
+            connection = self.config.desk(desk).connection or "soap"
+            soap = load_soap_settings(self.config.connections, connection, Path(self.config.base_dir))
+            return SoapConnector(self.store, desk, mapping, soap, connection)
         raise ConfigError(f"desks.{desk}.connector: {kind!r} is not available in this release yet")
 
     @cached_property

@@ -22,6 +22,7 @@ import yaml
 from jsonschema import Draft202012Validator, ValidationError
 
 from mappings.renderer import key_text, path_problems, template_problems
+from mappings.soap_spec import SoapSpec, build_soap_spec, soap_problems
 
 OUR_STATUSES: tuple[str, ...] = ("open", "resolved", "closed")
 _PACKAGE = resources.files("mappings")
@@ -94,7 +95,7 @@ class TargetSpec:
 
 
 #: Connectors that upsert tickets on an external id, so their mappings must name it.
-KEYED_CONNECTORS: tuple[str, ...] = ("salesforce",)
+KEYED_CONNECTORS: tuple[str, ...] = ("salesforce", "soap")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +116,7 @@ class Mapping:
     reply_field: str | None = None
     description: str | None = None
     target: TargetSpec | None = None
+    soap: SoapSpec | None = None
 
     def status_for(self, desk_status: str) -> str | None:
         """Return ``open``/``resolved``/``closed`` for a desk status, or None if it is not mapped."""
@@ -382,6 +384,7 @@ def _semantic_problems(data: Any) -> list[Problem]:
         *_field_spec_problems(data),
         *_duplicate_statuses(data),
         *_missing_key_field(data),
+        *soap_problems(data),
     ]
 
 
@@ -461,6 +464,7 @@ def _build(data: dict[str, Any], source: str) -> Mapping:
         reply_field=reply["field"] if reply else None,
         description=data.get("description"),
         target=_target(data["target"]) if "target" in data else None,
+        soap=build_soap_spec(data["soap"], Path(source).parent) if "soap" in data else None,
     )
 
 

@@ -227,7 +227,7 @@ def test_status_translation_both_ways() -> None:
 
 def test_numeric_desk_statuses_compare_as_text_and_closed_falls_back_to_resolved() -> None:
     text = (
-        "version: 1\nconnector: soap\nobject: incident\nfields: {}\n"
+        "version: 1\nconnector: local\nobject: incident\nfields: {}\n"
         "status_map: {open: [1, 2], resolved: [6]}\nwritable_fields: []\n"
     )
     mapping = load_mapping_text(text, "servicenow.yaml")
@@ -241,7 +241,7 @@ BAD_MAPPINGS: list[tuple[str, str]] = [
     (
         "bad_unknown_key.yaml",
         "12: lifecyle: unknown key; expected one of connector, create_unmatched, customer_match, "
-        "customer_value, description, fields, lifecycle, object, reply, status_map, target, version, "
+        "customer_value, description, fields, lifecycle, object, reply, soap, status_map, target, version, "
         "writable_fields",
     ),
     ("bad_missing_version.yaml", "2: version: required key is missing"),

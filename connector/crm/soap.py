@@ -1,0 +1,308 @@
+"""The SOAP connector: any WSDL-described desk (ServiceNow incidents shipped), driven by the mapping.
+
+SOAP desks have no upsert, so creates are made idempotent by a lookup: before creating,
+the thread key is searched in the key field (ServiceNow's ``correlation_id``); a retry,
+a redelivered webhook or a crash between the create and our bookkeeping finds the
+ticket instead of making a second one. Follow-ups are appended to a journal field with
+an update; status comes back by polling the records changed since a watermark.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from connector.config import ConfigError
+from connector.crm.base import (
+    ConnectorError,
+    FollowUp,
+    IdentifyRequest,
+    PermanentConnectorError,
+    RecordFailure,
+    TicketDraft,
+)
+from connector.crm.matching import marker_for
+from connector.crm.soap_client import Row, SoapClient, text_of
+from connector.crm.soap_customers import SoapCustomerFinder
+from connector.crm.soap_settings import SoapSettings
+from connector.model import Customer, StatusChange, TicketRef
+from connector.store import Store
+from mappings import Mapping
+from mappings.soap_spec import SoapSpec, fill
+
+log = logging.getLogger("ventanilla.soap")
+SYSTEM = "soap"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_PAGES = 400  # 100,000 changed tickets in one poll at 250 a page: stop and go on next poll
+TEXT_LIMIT = 30_000
+
+
+def journal_text(followup: FollowUp) -> str:
+    """Who said what, where and when, ending with the marker line that names the interaction."""
+    item = followup.interaction
+    author = item.author
+    who = f"@{author.handle.lstrip('@')}" if author.handle else author.display_name or author.platform_user_id
+    text = followup.text or f"({item.kind} without text)"
+    if len(text) > TEXT_LIMIT:
+        text = text[: TEXT_LIMIT - 1] + "…"
+    lines = [f"{who} on {item.platform} ({item.kind}, {item.created_at:%Y-%m-%d %H:%M} UTC):", text]
+    if item.permalink:
+        lines.append(item.permalink)
+    lines.append(marker_for(item))
+    return "\n".join(lines)
+
+
+def wire_value(value: Any) -> str:
+    """Values go as text (booleans in lower case); zeep converts them to the WSDL's types."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class SoapConnector:
+    """One desk on one SOAP service; implements :class:`connector.crm.base.Connector`."""
+
+    system = SYSTEM
+    cacheable = True
+
+    def __init__(
+        self, store: Store, desk: str, mapping: Mapping, settings: SoapSettings, connection: str = "soap"
+    ) -> None:
+        target = mapping.target
+        if mapping.soap is None or target is None or not target.key_field:
+            raise ConfigError(f"desks.{desk}.mapping: {mapping.source} needs soap and target.key_field")
+        self.store = store
+        self.desk = desk
+        self.mapping = mapping
+        self.spec: SoapSpec = mapping.soap
+        self.key_field: str = target.key_field
+        self.status_field = target.status_field
+        self.number_field = target.number_field
+        self.followup = target.followup
+        self.settings = settings
+        self.identity_cache_ttl_s = settings.identity_cache_ttl_s
+        self.client = SoapClient(
+            settings, self.spec.services, store, f"soap:{settings.account_key}", connection
+        )
+        self.customers = SoapCustomerFinder(self._find_people, mapping, store, desk, self.spec.record_id)
+        self.followups_scope = f"soap:{desk}:followups"
+
+    # --- calls ------------------------------------------------------------------------------
+
+    def _call(
+        self,
+        role: str,
+        values: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+        *,
+        idempotent: bool = True,
+    ) -> list[Row]:
+        operation = self.spec.operation(role)
+        if operation is None:
+            raise PermanentConnectorError(f"the mapping has no soap.operations.{role}")
+        params: dict[str, Any] = {name: fill(value, values or {}) for name, value in operation.params.items()}
+        params.update(extra or {})
+        return self.client.call(operation.service, operation.operation, params, idempotent=idempotent)
+
+    def _find_people(self, field: str, value: str) -> list[Row]:
+        return self._call("find_customer", {"field": field, "value": value})
+
+    # --- identify ---------------------------------------------------------------------------
+
+    def find_customers(self, requests: Sequence[IdentifyRequest]) -> dict[str, Customer]:
+        """Match authors strategy by strategy (one lookup per distinct value)."""
+        if self.spec.operation("find_customer") is None:
+            return {}
+        return self.customers.find(requests)
+
+    # --- tickets ----------------------------------------------------------------------------
+
+    def upsert_tickets(self, drafts: Sequence[TicketDraft]) -> list[TicketRef | RecordFailure]:
+        """Find each draft's ticket by its key, create the missing ones (same order).
+
+        A failure of the first draft raises (the whole job is retried); later ones become
+        per-record failures so the tickets already made are recorded.
+        """
+        results: list[TicketRef | RecordFailure] = []
+        for index, draft in enumerate(drafts):
+            try:
+                results.append(self._upsert_one(draft))
+            except PermanentConnectorError as exc:
+                results.append(RecordFailure(str(exc), permanent=True))
+            except ConnectorError as exc:
+                if index == 0:
+                    raise
+                results.extend(RecordFailure(str(exc), permanent=False) for _ in drafts[index:])
+                break
+        return results
+
+    def _upsert_one(self, draft: TicketDraft) -> TicketRef:
+        found = self.find_ticket(draft.external_key)
+        if found is not None:
+            return self._ref(found)
+        fields = {name: wire_value(value) for name, value in draft.fields.items() if value is not None}
+        fields[self.key_field] = draft.external_key
+        # Never retried in place: after an ambiguous failure the job's retry looks the key up first.
+        answer = self._call("create", extra=fields, idempotent=False)
+        row = answer[0] if answer else {}
+        if not text_of(row.get(self.spec.record_id)):
+            raise ConnectorError(
+                f"create answered without {self.spec.record_id}; the retry will look {draft.external_key} up"
+            )
+        return self._ref({**row, self.status_field: row.get(self.status_field)})
+
+    def find_ticket(self, key: str) -> Row | None:
+        """The record whose key field holds ``key`` (the oldest, if a desk user copied it)."""
+        rows = self._call("find_ticket", {"key": key})
+        mine = [r for r in rows if text_of(r.get(self.key_field)) == key]
+        if (
+            rows
+            and not mine
+            and not any((text_of(r.get(self.key_field)) or "").lower() == key.lower() for r in rows)
+        ):
+            raise PermanentConnectorError(
+                f"find_ticket answered {len(rows)} record(s) without {self.key_field}={key}: the desk "
+                f"ignored the condition (does {self.key_field} exist? is the query right?)"
+            )
+        if len(mine) > 1:
+            log.warning(
+                "%s: %d tickets carry %s=%s; using the oldest", self.desk, len(mine), self.key_field, key
+            )
+            mine.sort(
+                key=lambda r: (
+                    text_of(r.get("sys_created_on")) or "",
+                    text_of(r.get(self.number_field)) or "",
+                )
+            )
+        return mine[0] if mine else None
+
+    def _ref(self, row: Row) -> TicketRef:
+        ticket_id = text_of(row.get(self.spec.record_id)) or ""
+        desk_status = text_of(row.get(self.status_field))
+        status = (self.mapping.status_for(desk_status) if desk_status is not None else None) or "open"
+        return TicketRef(
+            SYSTEM, ticket_id, text_of(row.get(self.number_field)), status, self.settings.url_for(ticket_id)
+        )
+
+    def ticket_number(self, ticket_id: str) -> str | None:
+        """The number agents and customers quote (INC0010001), read with ``get``."""
+        return text_of(self._get(ticket_id).get(self.number_field))
+
+    def ticket_fields(self, ticket_id: str) -> dict[str, Any]:
+        """The ticket's reply field, for the agent-written reply (empty when it has none)."""
+        field = self.mapping.reply_field
+        if not field:
+            return {}
+        value = text_of(self._get(ticket_id).get(field))
+        return {field: value} if value else {}
+
+    def _get(self, ticket_id: str) -> Row:
+        if self.spec.operation("get") is None:
+            return {}
+        rows = self._call("get", extra={self.spec.record_id: ticket_id})
+        return rows[0] if rows else {}
+
+    # --- follow-ups and reopen --------------------------------------------------------------
+
+    def append_followups(self, followups: Sequence[FollowUp]) -> list[RecordFailure | None]:
+        """Append each follow-up to the journal field with an update, once.
+
+        Journal fields are write-only, so "already appended" is remembered here: an intent
+        before the call, done after it. Only a crash inside that one call can repeat it.
+        """
+        results: list[RecordFailure | None] = []
+        for index, followup in enumerate(followups):
+            item = followup.interaction
+            key = str(item.id) if item.id is not None else f"{item.platform}:{item.external_id}"
+            state = self.store.get_state(self.followups_scope, key)
+            if isinstance(state, dict) and state.get("done") and state.get("ticket") == followup.ticket_id:
+                results.append(None)
+                continue
+            if isinstance(state, dict):
+                log.warning(
+                    "%s: follow-up %s was being appended when interrupted; appending again", self.desk, key
+                )
+            fields = {name: wire_value(v) for name, v in self.followup.fields.items() if v is not None}
+            fields[self.followup.body_field] = journal_text(followup)
+            fields[self.spec.record_id] = followup.ticket_id
+            self.store.set_state(self.followups_scope, key, {"ticket": followup.ticket_id, "done": False})
+            try:
+                self._call("update", extra=fields, idempotent=False)
+            except PermanentConnectorError as exc:
+                results.append(RecordFailure(str(exc), permanent=True))
+                continue
+            except ConnectorError as exc:
+                if index == 0:
+                    raise
+                results.extend(RecordFailure(str(exc), permanent=False) for _ in followups[index:])
+                break
+            self.store.set_state(self.followups_scope, key, {"ticket": followup.ticket_id, "done": True})
+            results.append(None)
+        return results
+
+    def reopen_tickets(self, ticket_ids: Sequence[str]) -> list[RecordFailure | None]:
+        """Set the mapping's first open status (an update of one field, so idempotent)."""
+        status = self.mapping.desk_status_for("open")
+        results: list[RecordFailure | None] = []
+        for ticket_id in ticket_ids:
+            try:
+                self._call("update", extra={self.spec.record_id: ticket_id, self.status_field: status})
+            except PermanentConnectorError as exc:
+                results.append(RecordFailure(str(exc), permanent=True))
+                continue
+            results.append(None)
+        return results
+
+    # --- status back ------------------------------------------------------------------------
+
+    def read_status_changes(self, since: datetime | None) -> list[StatusChange]:
+        """Our tickets changed at or after ``since``, oldest first, page by page.
+
+        Changes repeat across polls (``>=`` on a clock with one-second steps); their event
+        ids dedupe them.
+        """
+        operation = self.spec.operation("changed_since")
+        assert operation is not None  # required by the schema
+        since_text = (since or EPOCH).astimezone(UTC).strftime(self.spec.time_format)
+        page = operation.page
+        changes: dict[str, StatusChange] = {}
+        first = 0
+        for _ in range(MAX_PAGES):
+            extra = {page.first_param: str(first), page.last_param: str(first + page.size)} if page else {}
+            rows = self._call("changed_since", {"since": since_text}, extra)
+            for row in rows:
+                change = self._change(row, operation.updated_field)
+                if change is not None:
+                    changes[change.event_id] = change
+            if page is None or len(rows) < page.size:
+                break
+            first += page.size
+        else:
+            log.warning(
+                "%s: more than %d pages changed; the rest is read on the next poll", self.desk, MAX_PAGES
+            )
+        return sorted(changes.values(), key=lambda c: (c.occurred_at, c.ticket_id))
+
+    def _change(self, row: Row, updated_field: str | None) -> StatusChange | None:
+        ticket_id = text_of(row.get(self.spec.record_id))
+        desk_status = text_of(row.get(self.status_field))
+        updated = text_of(row.get(updated_field or "sys_updated_on"))
+        if not ticket_id or not text_of(row.get(self.key_field)) or desk_status is None or updated is None:
+            return None  # not one of ours, or not readable: nothing to act on
+        ours = self.mapping.status_for(desk_status)
+        if ours is None:
+            return None
+        try:
+            moment = datetime.strptime(updated, self.spec.time_format).replace(tzinfo=UTC)
+        except ValueError:
+            log.warning(
+                "%s: %s %r does not fit time_format %r",
+                self.desk,
+                updated_field,
+                updated,
+                self.spec.time_format,
+            )
+            return None
+        return StatusChange(SYSTEM, ticket_id, None, ours, None, moment, f"poll:{ticket_id}:{updated}")
