@@ -29,6 +29,8 @@ from tests.hubspot_support import TOKEN
 from tests.hubspot_support import connector as hubspot_connector
 from tests.salesforce_support import CLIENT_ID, CLIENT_SECRET, draft, interaction
 from tests.salesforce_support import connector as salesforce_connector
+from tests.soap_support import connector as soap_connector
+from tests.soap_support import seed_person, start_emulator
 
 
 class DeskFactory:
@@ -203,7 +205,42 @@ class HubSpotFactory(DeskFactory):
         self.emulator.stop()
 
 
-FACTORIES: list[type[DeskFactory]] = [LocalFactory, SalesforceFactory, HubSpotFactory]
+class SoapFactory(DeskFactory):
+    """ServiceNow incidents through the SOAP emulator, over HTTPS as production would be."""
+
+    mapping_name = "servicenow.yaml"
+
+    def __init__(self, store: Store, tmp_path: Path) -> None:
+        super().__init__(store, tmp_path)
+        self.emulator = start_emulator(tls=make_tls(tmp_path))
+
+    def connector(self) -> Connector:
+        return soap_connector(self.store, self.emulator, self.mapping)
+
+    def seed_customer(
+        self, platform: str, user_id: str | None = None, handle: str | None = None, email: str | None = None
+    ) -> str:
+        return seed_person(
+            self.emulator, platform, user_id, normalize_handle(handle) if handle else None, email
+        )
+
+    def close_ticket(self, ticket_id: str) -> None:
+        self.emulator.advance(60)
+        self.emulator.update_record("incident", ticket_id, {"state": "7"})
+
+    def ticket_status(self, ticket_id: str) -> str | None:
+        record = self.emulator.record("incident", ticket_id)
+        return self.mapping.status_for(record["state"]) if record else None
+
+    def entries_for(self, ticket_id: str, item: Interaction) -> int:
+        notes = self.emulator.journal("incident", ticket_id, "work_notes")
+        return sum(1 for note in notes if note.endswith(marker_for(item)))
+
+    def stop(self) -> None:
+        self.emulator.stop()
+
+
+FACTORIES: list[type[DeskFactory]] = [LocalFactory, SalesforceFactory, HubSpotFactory, SoapFactory]
 
 
 @pytest.fixture(params=FACTORIES, ids=lambda f: f.mapping_name.removesuffix(".yaml"))

@@ -143,6 +143,13 @@ def text_of(value: Any) -> str | None:
     return str(value)
 
 
+def _declares_dtd(exc: Exception) -> bool:
+    """An answer lxml refused before zeep could name it (entity loops, amplification)."""
+    content = getattr(exc, "content", None)
+    head = content[:8192] if isinstance(content, bytes) else b""
+    return b"<!ENTITY" in head or re.search(rb"<!DOCTYPE[^>]*(\[|SYSTEM)", head) is not None
+
+
 class SoapClient:
     """Calls WSDL operations by service name, translating every failure once."""
 
@@ -262,7 +269,9 @@ class SoapClient:
             if self._retry_faults.search(str(exc.message or "")):
                 return RetryableError(message)
             return PermanentConnectorError(message)
-        if isinstance(exc, (DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden)):
+        if isinstance(exc, (DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden)) or _declares_dtd(
+            exc
+        ):
             return HostileResponseError(
                 f"{where}: refused the desk's answer: it declares a DTD, entities or external "
                 f"references, which are never expanded ({type(exc).__name__})"
