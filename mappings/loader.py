@@ -92,6 +92,7 @@ class TargetSpec:
     number_field: str = "CaseNumber"
     followup: FollowupSpec = dataclass_field(default_factory=FollowupSpec)
     social_posts: bool = False
+    parent_field: str | None = None  # a ticket's link to its parent incident (crises)
 
 
 #: Connectors that upsert tickets on an external id, so their mappings must name it.
@@ -482,6 +483,7 @@ def _target(data: dict[str, Any]) -> TargetSpec:
             association_type_id=followup.get("association_type_id"),
         ),
         social_posts=bool(data.get("social_posts", False)),
+        parent_field=data.get("parent_field"),
     )
 
 

@@ -948,3 +948,15 @@ def test_names_that_cannot_go_into_soql_are_refused_at_start(
 )
 def test_social_post_message_types(platform: str, kind: str, parent: str | None, expected: str) -> None:
     assert message_type(interaction(platform=platform, kind=kind, parent_external_id=parent)) == expected
+
+
+def test_crisis_children_get_the_parent_case_as_parent(
+    emulator: SalesforceEmulator, sf: SalesforceConnector
+) -> None:
+    parent, *children = tickets(sf.upsert_tickets([draft(interaction()) for _ in range(3)]))
+    ids = [c.ticket_id for c in children]
+    emulator.reset_log()
+    for _ in range(2):
+        sf.link_to_incident(parent.ticket_id, ids)
+    assert [emulator.records["Case"][i]["ParentId"] for i in ids] == [parent.ticket_id] * 2
+    assert len(emulator.request_log) == 2  # one collection call per link run

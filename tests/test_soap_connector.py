@@ -546,3 +546,38 @@ def test_an_unusable_wsdl_is_a_permanent_configuration_error(
     assert isinstance(failure, RecordFailure) and failure.permanent and "not a usable WSDL" in failure.message
     with pytest.raises(PermanentConnectorError, match=r"DTDForbidden|not a usable WSDL"):
         soap.client.client("incident")
+
+
+def test_a_thread_key_that_would_change_an_encoded_query_is_refused(
+    store: Store, emulator: ServiceNowSoapEmulator
+) -> None:
+    soap = connector(store, emulator)
+    item = interaction(platform="generic", external_id="abc^active=false")
+    (failure,) = soap.upsert_tickets([draft(item, soap.mapping)])
+    assert isinstance(failure, RecordFailure) and failure.permanent and "contains '^'" in failure.message
+    assert emulator.soap_log() == []
+
+
+def test_ws_security_sends_a_username_token_instead_of_basic_auth(
+    store: Store, emulator: ServiceNowSoapEmulator
+) -> None:
+    soap = connector(store, emulator, auth="wsse")
+    with pytest.raises(RateLimitedError):  # the emulator only knows Basic: 401, as a desk without WS-Security
+        soap.upsert_tickets([draft(interaction(), soap.mapping)])
+    (sent,) = emulator.soap_log()
+    body = sent.raw_body.decode()
+    assert "authorization" not in sent.headers
+    assert "UsernameToken" in body and "<wsse:Username>integration.user</wsse:Username>" in body
+    assert "#PasswordText" in body
+
+
+def test_crisis_children_are_linked_to_the_parent_incident(
+    store: Store, emulator: ServiceNowSoapEmulator
+) -> None:
+    soap = connector(store, emulator)
+    parent, *children = soap.upsert_tickets([draft(interaction(), soap.mapping) for _ in range(3)])
+    assert isinstance(parent, TicketRef) and all(isinstance(c, TicketRef) for c in children)
+    ids = [c.ticket_id for c in children if isinstance(c, TicketRef)]
+    for _ in range(2):
+        soap.link_to_incident(parent.ticket_id, ids)
+    assert [emulator.record("incident", i).get("parent_incident") for i in ids] == [parent.ticket_id] * 2

@@ -268,6 +268,32 @@ class SalesforceConnector:
                 ]
         return results
 
+    def link_to_incident(self, parent_ticket_id: str, child_ticket_ids: Sequence[str]) -> None:
+        """Set ``target.parent_field`` (ParentId) on each child Case; an update, so idempotent."""
+        field = self.target.parent_field
+        if not field or not child_ticket_ids:
+            if child_ticket_ids:
+                log.info(
+                    "%s: no target.parent_field; %d child Case(s) not linked",
+                    self.desk,
+                    len(child_ticket_ids),
+                )
+            return
+        with self.client.batch():
+            for chunk in chunked(child_ticket_ids, self.settings.batch_size):
+                records = [
+                    {"attributes": {"type": self.object}, "id": child, field: parent_ticket_id}
+                    for child in chunk
+                ]
+                for child, result in zip(
+                    chunk, self.client.collection("PATCH", "composite/sobjects", records), strict=False
+                ):
+                    failure = record_failure(result)
+                    if failure is not None:  # a Case deleted meanwhile must not block the others
+                        log.warning(
+                            "%s: cannot link Case %s to %s: %s", self.desk, child, parent_ticket_id, failure
+                        )
+
     # --- status back -----------------------------------------------------------------------
 
     def read_status_changes(self, since: datetime | None) -> list[StatusChange]:

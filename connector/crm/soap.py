@@ -102,6 +102,10 @@ class SoapConnector:
         operation = self.spec.operation(role)
         if operation is None:
             raise PermanentConnectorError(f"the mapping has no soap.operations.{role}")
+        for name, value in (values or {}).items():
+            if any(c in value for c in "^\r\n"):
+                # "^" joins conditions in an encoded query and cannot be escaped there.
+                raise PermanentConnectorError(f"{role}: {name} {value!r} contains '^' or a line break")
         params: dict[str, Any] = {name: fill(value, values or {}) for name, value in operation.params.items()}
         params.update(extra or {})
         return self.client.call(operation.service, operation.operation, params, idempotent=idempotent)
@@ -254,6 +258,22 @@ class SoapConnector:
                 continue
             results.append(None)
         return results
+
+    def link_to_incident(self, parent_ticket_id: str, child_ticket_ids: Sequence[str]) -> None:
+        """Point each child at the crisis's parent (``target.parent_field``); an update, so idempotent."""
+        field = self.mapping.target.parent_field if self.mapping.target else None
+        if not field:
+            log.info(
+                "%s: no target.parent_field in the mapping; %d child(ren) not linked",
+                self.desk,
+                len(child_ticket_ids),
+            )
+            return
+        for child in child_ticket_ids:
+            try:
+                self._call("update", extra={self.spec.record_id: child, field: parent_ticket_id})
+            except PermanentConnectorError as exc:  # a child deleted meanwhile must not block the others
+                log.warning("%s: cannot link %s to incident %s: %s", self.desk, child, parent_ticket_id, exc)
 
     # --- status back ------------------------------------------------------------------------
 

@@ -85,6 +85,7 @@ def _sent(role: str, operation: SoapOperation, mapping: Mapping, spec: SoapSpec)
         sent |= set(mapping.fields) | ({target.key_field} if target and target.key_field else set())
     elif role == "update" and target is not None:
         sent |= {spec.record_id, target.status_field, target.followup.body_field, *target.followup.fields}
+        sent |= {target.parent_field} if target.parent_field else set()
     elif role == "get":
         sent.add(spec.record_id)
     elif role == "changed_since" and operation.page is not None:
