@@ -1,0 +1,132 @@
+"""The ServiceNow emulator's HTTP(S) server: ``https_server``'s handler and request log, plus streamed
+answers (a 50 MB field without holding it in memory, or a body cut short on a closed connection),
+a ``SoapRequest`` log entry that knows the operation, and an optional fixed port for manual runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import ssl
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, cast
+from urllib.parse import parse_qsl, urlsplit
+
+from tests.emulators.https_server import Emulator, LoggedRequest, Reply, _Handler, _Server
+
+
+@dataclass
+class SoapRequest(LoggedRequest):
+    """One HTTP request, with what the emulator understood of it (empty strings when not SOAP)."""
+
+    table: str = ""
+    operation: str = ""
+    params: dict[str, str | list[str]] = field(default_factory=dict)
+    user: str = ""  # the authenticated user ("" when unauthenticated)
+    soap_action: str = ""  # the SOAPAction header, quotes stripped
+
+    def param(self, name: str) -> str | None:
+        value = self.params.get(name)
+        return value[-1] if isinstance(value, list) else value
+
+
+@dataclass
+class StreamReply(Reply):
+    """A reply written chunk by chunk under a declared Content-Length (``close``: hang up afterwards)."""
+
+    chunks: Iterator[bytes] = field(default_factory=lambda: iter(()))
+    length: int = 0
+    close: bool = False
+
+
+class _SoapHandler(_Handler):
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        entry = SoapRequest(self.command, parts.path, query, headers, raw)
+        reply = self.server.emulator.serve(entry)
+        if reply.drop:
+            self.close_connection = True
+            return
+        entry.status = reply.status
+        if isinstance(reply, StreamReply):
+            self._stream(reply)
+            return
+        payload = reply.raw if reply.raw is not None else b""
+        if reply.raw is None and reply.body is not None:
+            payload = json.dumps(reply.body).encode()
+            reply.headers.setdefault("Content-Type", "application/json")
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    do_POST = do_PATCH = do_DELETE = do_PUT = do_HEAD = do_GET
+
+    def _stream(self, reply: StreamReply) -> None:
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(reply.length))
+        if reply.close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        for chunk in reply.chunks:
+            self.wfile.write(chunk)
+        self.wfile.flush()
+
+
+class _SoapServer(_Server):
+    """``https_server._Server`` with optional TLS and the streaming handler."""
+
+    def __init__(self, emulator: Emulator, context: ssl.SSLContext | None, port: int) -> None:
+        super().__init__(("127.0.0.1", port), _SoapHandler, emulator, cast(ssl.SSLContext, context))
+        self.tls = context
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        connection = request
+        if self.tls is not None:
+            try:
+                connection = self.tls.wrap_socket(request, server_side=True)
+            except OSError:  # includes ssl.SSLError: a client that gave up during the handshake
+                return
+        with self._connections_lock:
+            self._connections.add(connection)
+        try:
+            _SoapHandler(connection, client_address, self)
+        except OSError:
+            pass  # includes a client hanging up in the middle of a streamed answer
+        finally:
+            with self._connections_lock:
+                self._connections.discard(connection)
+            with contextlib.suppress(OSError):
+                connection.close()
+
+
+class SoapServer:
+    """Serve an emulator on ``http(s)://127.0.0.1:<port>`` (port 0: a free one)."""
+
+    def __init__(self, emulator: Emulator, context: ssl.SSLContext | None = None, port: int = 0) -> None:
+        self._server = _SoapServer(emulator, context, port)
+        self.port = int(self._server.server_address[1])
+        self.url = f"{'https' if context else 'http'}://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.01,), name=f"servicenow-{self.port}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.close_connections()
+        self._server.server_close()
+        self._thread.join(timeout=5)
