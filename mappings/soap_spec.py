@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 KeyPath = tuple[str | int, ...]
 Problem = tuple[KeyPath, str]
@@ -73,6 +74,7 @@ class SoapSpec:
     operations: dict[str, SoapOperation]
     record_id: str = "sys_id"
     time_format: str = "%Y-%m-%d %H:%M:%S"
+    time_zone: str = "UTC"
 
     def operation(self, role: str) -> SoapOperation | None:
         return self.operations.get(role)
@@ -118,6 +120,15 @@ def soap_problems(data: dict[str, Any]) -> Iterator[Problem]:
             yield (("soap", "operations", role, "params"), f"{role} must use {{{needed}}} in a parameter")
         if role == "find_customer" and params and not any("{value}" in str(v) for v in params.values()):
             yield (("soap", "operations", role, "params"), "find_customer must use {value} in a parameter")
+    zone = soap.get("time_zone")
+    if isinstance(zone, str):
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            yield (
+                ("soap", "time_zone"),
+                f"unknown time zone {zone!r} (use an IANA name such as Europe/Madrid)",
+            )
     matching = data.get("customer_match")
     if (
         data.get("connector") == "soap"
@@ -157,6 +168,7 @@ def build_soap_spec(data: dict[str, Any], mapping_dir: Path) -> SoapSpec:
         operations=operations,
         record_id=data.get("record_id", "sys_id"),
         time_format=data.get("time_format", "%Y-%m-%d %H:%M:%S"),
+        time_zone=data.get("time_zone", "UTC"),
     )
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -38,6 +40,7 @@ from connector.store import Store
 from mappings import Mapping, MappingError, load_mapping, load_mapping_text
 from tests.conftest import X_BRAND_IDS, base_config
 from tests.emulators.servicenow_soap import ServiceNowSoapEmulator
+from tests.emulators.servicenow_soap_schema import load_table
 from tests.emulators.tls import make_tls
 from tests.salesforce_support import draft, interaction
 from tests.signing import compact, post_x
@@ -581,3 +584,36 @@ def test_crisis_children_are_linked_to_the_parent_incident(
     for _ in range(2):
         soap.link_to_incident(parent.ticket_id, ids)
     assert [emulator.record("incident", i).get("parent_incident") for i in ids] == [parent.ticket_id] * 2
+
+
+def test_a_desk_answering_a_create_with_the_bare_id_and_local_times_works(
+    tmp_path: Path, store: Store
+) -> None:
+    """Another desk's WSDL: insert answers only the id (zeep unwraps it), times are Madrid's."""
+    wsdl = (SHIPPED.parent / "servicenow" / "incident.wsdl").read_text(encoding="utf-8")
+    start = wsdl.index('<xsd:element name="insertResponse">')
+    end = wsdl.index("</xsd:element>", wsdl.index('name="number"', start)) + len("</xsd:element>")
+    own = tmp_path / "incident.wsdl"
+    own.write_text(
+        wsdl[:start]
+        + wsdl[start:end].replace(
+            '<xsd:element maxOccurs="1" minOccurs="0" name="number" type="xsd:string"/>', ""
+        )
+        + wsdl[end:],
+        encoding="utf-8",
+    )
+    mapping = variant(
+        (f"wsdl: {SHIPPED.parent}/servicenow/incident.wsdl", f"wsdl: {own}"),
+        ('time_format: "%Y-%m-%d %H:%M:%S"', 'time_format: "%Y-%m-%d %H:%M:%S"\n  time_zone: Europe/Madrid'),
+    )
+    emulator = start_emulator(tables=[load_table("incident", own), "sys_user"])
+    try:
+        soap = connector(store, emulator, mapping)
+        (ref,) = soap.upsert_tickets([draft(interaction(), mapping)])
+        assert isinstance(ref, TicketRef) and ref.ticket_id == tickets(emulator)[0]["sys_id"]
+        assert ref.number is None and soap.ticket_number(ref.ticket_id) == "INC0010001"
+        (change,) = soap.read_status_changes(None)
+        stamp = datetime.strptime(tickets(emulator)[0]["sys_updated_on"], "%Y-%m-%d %H:%M:%S")
+        assert change.occurred_at == stamp.replace(tzinfo=ZoneInfo("Europe/Madrid")).astimezone(UTC)
+    finally:
+        emulator.stop()

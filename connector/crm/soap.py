@@ -13,6 +13,7 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from connector.config import ConfigError
 from connector.crm.base import (
@@ -24,7 +25,7 @@ from connector.crm.base import (
     TicketDraft,
 )
 from connector.crm.matching import marker_for
-from connector.crm.soap_client import Row, SoapClient, text_of
+from connector.crm.soap_client import SCALAR, Row, SoapClient, text_of
 from connector.crm.soap_customers import SoapCustomerFinder
 from connector.crm.soap_settings import SoapSettings
 from connector.model import Customer, StatusChange, TicketRef
@@ -88,6 +89,7 @@ class SoapConnector:
         )
         self.customers = SoapCustomerFinder(self._find_people, mapping, store, desk, self.spec.record_id)
         self.followups_scope = f"soap:{desk}:followups"
+        self.zone = ZoneInfo(self.spec.time_zone)
 
     # --- calls ------------------------------------------------------------------------------
 
@@ -151,6 +153,8 @@ class SoapConnector:
         # Never retried in place: after an ambiguous failure the job's retry looks the key up first.
         answer = self._call("create", extra=fields, idempotent=False)
         row = answer[0] if answer else {}
+        if SCALAR in row:  # an answer of one value (zeep unwraps it): the record id
+            row = {self.spec.record_id: row.pop(SCALAR), **row}
         if not text_of(row.get(self.spec.record_id)):
             raise ConnectorError(
                 f"create answered without {self.spec.record_id}; the retry will look {draft.external_key} up"
@@ -285,7 +289,7 @@ class SoapConnector:
         """
         operation = self.spec.operation("changed_since")
         assert operation is not None  # required by the schema
-        since_text = (since or EPOCH).astimezone(UTC).strftime(self.spec.time_format)
+        since_text = (since or EPOCH).astimezone(self.zone).strftime(self.spec.time_format)
         page = operation.page
         changes: dict[str, StatusChange] = {}
         first = 0
@@ -308,21 +312,26 @@ class SoapConnector:
     def _change(self, row: Row, updated_field: str | None) -> StatusChange | None:
         ticket_id = text_of(row.get(self.spec.record_id))
         desk_status = text_of(row.get(self.status_field))
-        updated = text_of(row.get(updated_field or "sys_updated_on"))
+        raw = row.get(updated_field or "sys_updated_on")
+        updated = text_of(raw)
         if not ticket_id or not text_of(row.get(self.key_field)) or desk_status is None or updated is None:
             return None  # not one of ours, or not readable: nothing to act on
         ours = self.mapping.status_for(desk_status)
         if ours is None:
             return None
-        try:
-            moment = datetime.strptime(updated, self.spec.time_format).replace(tzinfo=UTC)
-        except ValueError:
-            log.warning(
-                "%s: %s %r does not fit time_format %r",
-                self.desk,
-                updated_field,
-                updated,
-                self.spec.time_format,
-            )
-            return None
+        if isinstance(raw, datetime):  # an xsd:dateTime field, already parsed by zeep
+            moment = raw if raw.tzinfo else raw.replace(tzinfo=self.zone)
+        else:
+            try:
+                moment = datetime.strptime(updated, self.spec.time_format).replace(tzinfo=self.zone)
+            except ValueError:
+                log.warning(
+                    "%s: %s %r does not fit time_format %r",
+                    self.desk,
+                    updated_field,
+                    updated,
+                    self.spec.time_format,
+                )
+                return None
+        moment = moment.astimezone(UTC)
         return StatusChange(SYSTEM, ticket_id, None, ours, None, moment, f"poll:{ticket_id}:{updated}")

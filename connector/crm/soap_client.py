@@ -42,6 +42,7 @@ from mappings.soap_spec import SoapService
 
 log = logging.getLogger("ventanilla.soap")
 Row = dict[str, Any]
+SCALAR = "_value"  # the key of an answer that is one value (zeep unwraps one-field answers)
 CHUNK = 64 * 1024
 # 401/403 mean wrong credentials or roles, 404 a wrong endpoint: no retry fixes those.
 PAUSING_STATUSES = {401: "refused the credentials", 403: "refused access", 404: "has no such endpoint"}
@@ -131,7 +132,7 @@ def rows_of(result: Any) -> list[Row]:
             return [data]
     if isinstance(data, list):
         return [row for row in data if isinstance(row, dict)]
-    return []
+    return [{SCALAR: data}]
 
 
 def text_of(value: Any) -> str | None:
@@ -278,7 +279,9 @@ class SoapClient:
             )
         if isinstance(exc, TransportError):
             return self._http_error(where, exc)
-        if isinstance(exc, (XMLSyntaxError, XMLParseError)):
+        if isinstance(exc, XMLParseError):
+            return ConnectorError(f"{where}: the desk's answer does not fit the WSDL: {exc}")
+        if isinstance(exc, XMLSyntaxError):
             return HostileResponseError(f"{where}: the desk's answer is not valid XML: {exc}")
         if isinstance(exc, requests.Timeout):
             return RetryableError(f"{where}: no answer within {self.settings.timeout_s:g} s")
