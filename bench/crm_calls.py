@@ -33,6 +33,7 @@ from connector.runtime import Runtime
 from connector.store import Store
 from tests.emulators.hubspot import HubSpotEmulator
 from tests.emulators.salesforce import SalesforceEmulator
+from tests.emulators.servicenow_soap import ServiceNowSoapEmulator
 from tests.emulators.tls import make_tls
 from webhooks import create_app
 from webhooks.signatures import sign_meta, sign_x
@@ -43,8 +44,10 @@ PAGE_ID = "104500000000001"
 X_BRAND = "2244994945"
 CLIENT_ID, CLIENT_SECRET = "bench-client", "bench-client-secret"
 HUBSPOT_TOKEN = "pat-bench-token"
+SOAP_USER, SOAP_PASSWORD = "bench.user", "bench-password"
 PER_EVENT_CALLS = 2  # search the contact, then create the case or add the comment
-TARGETS = {"salesforce": 0.02, "hubspot": 0.03}
+# SOAP desks have no batch create: a new thread costs its lookup and its insert.
+TARGETS = {"salesforce": 0.02, "hubspot": 0.03, "soap": 1.2}
 # HubSpot's default limits for a Professional private app (protocols.md C.7).
 HUBSPOT_BURST, HUBSPOT_WINDOW_S, HUBSPOT_SEARCH_PER_S = 190, 10.0, 4
 
@@ -66,7 +69,7 @@ class Author:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
-        "--system", choices=["salesforce", "hubspot"], required=True, help="which desk to measure"
+        "--system", choices=["salesforce", "hubspot", "soap"], required=True, help="which desk to measure"
     )
     parser.add_argument("--interactions", type=int, default=1000, help="burst size (default %(default)s)")
     parser.add_argument("--authors", type=int, default=300, help="distinct authors (default %(default)s)")
@@ -184,7 +187,7 @@ class Desk:
     """One system's emulator, how to reach it, and what it holds after the burst."""
 
     name: str
-    emulator: SalesforceEmulator | HubSpotEmulator
+    emulator: SalesforceEmulator | HubSpotEmulator | ServiceNowSoapEmulator
     desk: dict[str, Any]
     connection: dict[str, Any]
     tickets: Callable[[], int]
@@ -192,9 +195,13 @@ class Desk:
     words: tuple[str, str]  # what tickets and follow-ups are called there
 
     def calls(self) -> int:
+        if isinstance(self.emulator, ServiceNowSoapEmulator):
+            return len(self.emulator.soap_log())
         return self.emulator.api_calls()
 
     def request_kinds(self) -> Counter[str]:
+        if isinstance(self.emulator, ServiceNowSoapEmulator):
+            return Counter(f"{e.table}.{e.operation}" for e in self.emulator.soap_log())
         if isinstance(self.emulator, HubSpotEmulator):
             return Counter(
                 f"{e.method} {e.path.split('?')[0]}" for e in self.emulator.request_log if e.counted
@@ -277,6 +284,46 @@ def hubspot_desk(folder: Path, args: argparse.Namespace) -> Desk:
     )
 
 
+def soap_desk(folder: Path, args: argparse.Namespace) -> Desk:
+    """ServiceNow incidents over SOAP: no batch calls exist, so the cost is per thread."""
+    emulator = ServiceNowSoapEmulator(make_tls(folder)).start()
+    emulator.add_user(SOAP_USER, SOAP_PASSWORD)
+    for author in known_authors(args):
+        fields = {
+            "name": f"Customer {author.index}",
+            "active": "true",
+            "u_lifetime_value": str(1000 * author.index),
+        }
+        fields["u_x_handle" if author.platform == "x" else "u_facebook_id"] = (
+            author.handle if author.platform == "x" else author.user_id
+        )
+        emulator.add_record("sys_user", fields)
+    connection = {
+        "endpoint": emulator.base_url + "/",
+        "username": SOAP_USER,
+        "password": SOAP_PASSWORD,
+        "ca_bundle": emulator.ca_path,
+    }
+
+    def journal_entries() -> int:
+        return sum(
+            len(emulator.journal_entries("incident", r["sys_id"])) for r in emulator.records("incident")
+        )
+
+    return Desk(
+        "soap",
+        emulator,
+        {"name": "incidents", "connector": "soap", "connection": "servicenow", "mapping": "servicenow.yaml"},
+        connection,
+        lambda: len(emulator.records("incident")),
+        journal_entries,
+        ("incidents", "work notes"),
+    )
+
+
+DESKS = {"salesforce": salesforce_desk, "hubspot": hubspot_desk, "soap": soap_desk}
+
+
 def config(folder: Path, desk: Desk, batch_size: int) -> dict[str, Any]:
     return {
         "database_url": f"sqlite:///{folder / 'bench.db'}",
@@ -293,7 +340,7 @@ def config(folder: Path, desk: Desk, batch_size: int) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="ventanilla-crm-calls-") as tmp:
         folder = Path(tmp)
-        desk = (hubspot_desk if args.system == "hubspot" else salesforce_desk)(folder, args)
+        desk = DESKS[args.system](folder, args)
         try:
             cfg = config_from_dict(config(folder, desk, args.batch_size), base_dir=str(folder))
             store = Store(cfg.database_url)
