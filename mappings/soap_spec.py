@@ -25,9 +25,9 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {
     "create": frozenset(),
     "update": frozenset(),
     "get": frozenset(),
-    "find_ticket": frozenset({"key"}),
+    "find_ticket": frozenset({"key", "keys"}),
     "changed_since": frozenset({"since"}),
-    "find_customer": frozenset({"field", "value"}),
+    "find_customer": frozenset({"field", "value", "values"}),
 }
 REQUIRED_ROLES: tuple[str, ...] = ("create", "update", "find_ticket", "changed_since")
 
@@ -61,6 +61,11 @@ class SoapOperation:
     params: dict[str, str] = field(default_factory=dict)
     updated_field: str | None = None  # changed_since: the record's last-modified field
     page: PageSpec | None = None
+
+    @property
+    def batched(self) -> bool:
+        """Whether the operation takes a comma-separated list ({keys} / {values})."""
+        return bool({"keys", "values"} & self.placeholders())
 
     def placeholders(self) -> set[str]:
         return {name for value in self.params.values() for name in PLACEHOLDER.findall(value)}
@@ -115,11 +120,21 @@ def soap_problems(data: dict[str, Any]) -> Iterator[Problem]:
                         ("soap", "operations", role, "params", name),
                         f"unknown placeholder {{{used}}} for {role} (allowed: {offer})",
                     )
-        needed = {"find_ticket": "key", "changed_since": "since"}.get(role)
-        if needed and params and not any(f"{{{needed}}}" in str(v) for v in params.values()):
-            yield (("soap", "operations", role, "params"), f"{role} must use {{{needed}}} in a parameter")
-        if role == "find_customer" and params and not any("{value}" in str(v) for v in params.values()):
-            yield (("soap", "operations", role, "params"), "find_customer must use {value} in a parameter")
+        needed = {
+            "find_ticket": ("key", "keys"),
+            "changed_since": ("since",),
+            "find_customer": ("value", "values"),
+        }
+        names = needed.get(role, ())
+        used = {name for value in params.values() for name in PLACEHOLDER.findall(str(value))}
+        if names and not used & set(names):
+            wanted = " or ".join("{" + n + "}" for n in names)
+            yield (("soap", "operations", role, "params"), f"{role} must use {wanted} in a parameter")
+        if len(used & set(names)) > 1:
+            yield (
+                ("soap", "operations", role, "params"),
+                f"{role} uses both {{{names[0]}}} and {{{names[1]}}}",
+            )
     zone = soap.get("time_zone")
     if isinstance(zone, str):
         try:

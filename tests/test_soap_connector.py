@@ -91,7 +91,7 @@ def test_a_ticket_is_an_incident_keyed_by_correlation_id(
     # The lookup came first, with the thread key in the encoded query; then one insert.
     lookup, insert = emulator.soap_log()
     assert (lookup.operation, insert.operation) == ("getRecords", "insert")
-    assert lookup.params["__encoded_query"] == f"correlation_id={item.thread_key}#1"
+    assert lookup.params["__encoded_query"] == f"correlation_idIN{item.thread_key}#1"
     assert lookup.soap_action == "http://www.service-now.com/incident/getRecords"
     assert lookup.user == "integration.user"
 
@@ -215,7 +215,7 @@ def test_a_lookup_the_desk_ignores_is_an_error_not_a_match(
     # ServiceNow ignores a condition on an unknown field and answers with other incidents.
     soap = connector(store, emulator)
     soap.upsert_tickets([draft(interaction(), soap.mapping)])
-    broken = connector(store, emulator, variant(("correlation_id={key}", "u_thread={key}")))
+    broken = connector(store, emulator, variant(("correlation_idIN{keys}", "u_threadIN{keys}")))
     (failure,) = broken.upsert_tickets([draft(interaction(), broken.mapping)])
     assert isinstance(failure, RecordFailure) and failure.permanent
     assert "ignored the condition" in failure.message
@@ -283,7 +283,7 @@ def test_customers_are_matched_with_their_value_and_tier(
         "social_id",
     )
     query = emulator.calls("getRecords", "sys_user")[0].params["__encoded_query"]
-    assert query == "u_x_user_id=1122334455^active=true"
+    assert query == "u_x_user_idIN1122334455^active=true"
 
 
 def test_a_handle_shared_by_two_people_is_audited_not_guessed(
@@ -328,7 +328,7 @@ def test_polling_reads_our_changed_incidents_page_by_page(
     since = emulator.now
     changes = soap.read_status_changes(None)
     assert len(changes) == 7 and {c.new_status for c in changes} == {"open", "resolved"}
-    assert len(emulator.calls("getRecords", "incident")) >= 3 + 7  # 7 lookups + 3 pages
+    assert len(emulator.calls("getRecords", "incident")) == 1 + 3  # 1 lookup of 7 keys, 3 pages
     newer = soap.read_status_changes(since)
     assert sorted(c.ticket_id for c in newer) == sorted(
         r.ticket_id for r in refs[:5] if isinstance(r, TicketRef)
@@ -467,9 +467,22 @@ def test_connection_settings_are_checked_without_showing_secrets(tmp_path: Path)
 @pytest.mark.parametrize(
     ("old", "new", "problem"),
     [
-        ("correlation_id={key}", "correlation_id={thread}", "unknown placeholder {thread} for find_ticket"),
+        (
+            "correlation_idIN{keys}",
+            "correlation_idIN{thread}",
+            "unknown placeholder {thread} for find_ticket",
+        ),
         ("      service: users\n", "      service: people\n", "unknown service 'people'"),
-        ("__encoded_query: correlation_id={key}", "__encoded_query: correlation_id=x", "must use {key}"),
+        (
+            "__encoded_query: correlation_idIN{keys}",
+            "__encoded_query: correlation_id=x",
+            "must use {key} or {keys}",
+        ),
+        (
+            "correlation_idIN{keys}",
+            "correlation_idIN{keys}^ORcorrelation_id={key}",
+            "uses both {key} and {keys}",
+        ),
     ],
 )
 def test_soap_blocks_are_validated_before_anything_runs(old: str, new: str, problem: str) -> None:
@@ -499,7 +512,7 @@ def test_live_validation_loads_the_wsdls_and_names_what_they_lack(
         "wsdl: servicenow/", f"wsdl: {SHIPPED.parent}/servicenow/"
     )
     text = text.replace("operation: get\n", "operation: fetch\n").replace("u_lifetime_value", "u_value")
-    bad.write_text(text.replace("correlation_id={key}", "correlationid={key}"), encoding="utf-8")
+    bad.write_text(text.replace("correlation_idIN{keys}", "correlationidIN{keys}"), encoding="utf-8")
     result = CliRunner().invoke(
         main, ["mappings", "validate", "--live", "--config", str(config_file), str(bad)]
     )
@@ -617,3 +630,32 @@ def test_a_desk_answering_a_create_with_the_bare_id_and_local_times_works(
         assert change.occurred_at == stamp.replace(tzinfo=ZoneInfo("Europe/Madrid")).astimezone(UTC)
     finally:
         emulator.stop()
+
+
+def test_one_lookup_per_key_and_per_value_works_too(store: Store, emulator: ServiceNowSoapEmulator) -> None:
+    """A desk without IN lists: the mapping asks for one key / one value per call."""
+    mapping = variant(
+        ("correlation_idIN{keys}", "correlation_id={key}"), ("{field}IN{values}", "{field}={value}")
+    )
+    soap = connector(store, emulator, mapping)
+    person = seed_person(emulator, "x", user_id="77")
+    items = [interaction(user_id="77"), interaction(user_id="78")]
+    found = soap.find_customers([IdentifyRequest(i.author) for i in items])
+    assert {k: c.customer_id for k, c in found.items()} == {"x:77": person}
+    first = soap.upsert_tickets([draft(i, mapping) for i in items])
+    again = soap.upsert_tickets([draft(i, mapping) for i in items])
+    assert [r.ticket_id for r in again if isinstance(r, TicketRef)] == [
+        r.ticket_id for r in first if isinstance(r, TicketRef)
+    ]
+    assert len(tickets(emulator)) == 2
+    queries = [c.params["__encoded_query"] for c in emulator.calls("getRecords", "incident")]
+    assert all(q.startswith("correlation_id=") for q in queries) and len(queries) == 4
+
+
+def test_a_burst_of_new_threads_costs_one_lookup_per_fifty(
+    store: Store, emulator: ServiceNowSoapEmulator
+) -> None:
+    soap = connector(store, emulator)
+    results = soap.upsert_tickets([draft(interaction(), soap.mapping) for _ in range(120)])
+    assert all(isinstance(r, TicketRef) for r in results)
+    assert (len(emulator.calls("getRecords")), len(emulator.calls("insert"))) == (3, 120)

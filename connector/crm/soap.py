@@ -24,9 +24,10 @@ from connector.crm.base import (
     RecordFailure,
     TicketDraft,
 )
+from connector.crm.batching import chunked
 from connector.crm.matching import marker_for
 from connector.crm.soap_client import SCALAR, Row, SoapClient, text_of
-from connector.crm.soap_customers import SoapCustomerFinder
+from connector.crm.soap_customers import LOOKUP_CHUNK, SoapCustomerFinder
 from connector.crm.soap_settings import SoapSettings
 from connector.model import Customer, StatusChange, TicketRef
 from connector.store import Store
@@ -87,7 +88,15 @@ class SoapConnector:
         self.client = SoapClient(
             settings, self.spec.services, store, f"soap:{settings.account_key}", connection
         )
-        self.customers = SoapCustomerFinder(self._find_people, mapping, store, desk, self.spec.record_id)
+        people = self.spec.operation("find_customer")
+        self.customers = SoapCustomerFinder(
+            self._find_people,
+            mapping,
+            store,
+            desk,
+            self.spec.record_id,
+            self._find_people_in if people is not None and people.batched else None,
+        )
         self.followups_scope = f"soap:{desk}:followups"
         self.zone = ZoneInfo(self.spec.time_zone)
 
@@ -115,6 +124,9 @@ class SoapConnector:
     def _find_people(self, field: str, value: str) -> list[Row]:
         return self._call("find_customer", {"field": field, "value": value})
 
+    def _find_people_in(self, field: str, values: str) -> list[Row]:
+        return self._call("find_customer", {"field": field, "values": values})
+
     # --- identify ---------------------------------------------------------------------------
 
     def find_customers(self, requests: Sequence[IdentifyRequest]) -> dict[str, Customer]:
@@ -126,15 +138,24 @@ class SoapConnector:
     # --- tickets ----------------------------------------------------------------------------
 
     def upsert_tickets(self, drafts: Sequence[TicketDraft]) -> list[TicketRef | RecordFailure]:
-        """Find each draft's ticket by its key, create the missing ones (same order).
+        """Look every draft's key up first, then create the missing tickets (same order).
 
-        A failure of the first draft raises (the whole job is retried); later ones become
-        per-record failures so the tickets already made are recorded.
+        A failure of the lookups or of the first create raises (the whole job is retried);
+        later creates fail per record, so the tickets already made are recorded.
         """
+        if not drafts:
+            return []
+        try:
+            existing = self.find_tickets([d.external_key for d in drafts])
+        except PermanentConnectorError as exc:
+            return [RecordFailure(str(exc), permanent=True) for _ in drafts]
         results: list[TicketRef | RecordFailure] = []
         for index, draft in enumerate(drafts):
             try:
-                results.append(self._upsert_one(draft))
+                found = existing.get(draft.external_key)
+                row = found if found is not None else self._create(draft)
+                existing[draft.external_key] = row
+                results.append(self._ref(row))
             except PermanentConnectorError as exc:
                 results.append(RecordFailure(str(exc), permanent=True))
             except ConnectorError as exc:
@@ -144,10 +165,7 @@ class SoapConnector:
                 break
         return results
 
-    def _upsert_one(self, draft: TicketDraft) -> TicketRef:
-        found = self.find_ticket(draft.external_key)
-        if found is not None:
-            return self._ref(found)
+    def _create(self, draft: TicketDraft) -> Row:
         fields = {name: wire_value(value) for name, value in draft.fields.items() if value is not None}
         fields[self.key_field] = draft.external_key
         # Never retried in place: after an ambiguous failure the job's retry looks the key up first.
@@ -159,32 +177,61 @@ class SoapConnector:
             raise ConnectorError(
                 f"create answered without {self.spec.record_id}; the retry will look {draft.external_key} up"
             )
-        return self._ref({**row, self.status_field: row.get(self.status_field)})
+        return {**row, self.key_field: draft.external_key}
+
+    def find_tickets(self, keys: Sequence[str]) -> dict[str, Row]:
+        """The record holding each key, by key: one call per 50 keys when the mapping uses {keys}."""
+        operation = self.spec.operation("find_ticket")
+        found: dict[str, Row] = {}
+        if operation is not None and operation.batched:
+            for chunk in chunked(list(dict.fromkeys(keys)), LOOKUP_CHUNK):
+                rows = self._call("find_ticket", {"keys": ",".join(chunk)})
+                found.update(self._by_key(rows, list(chunk)))
+            return found
+        for key in keys:
+            found.update(self._by_key(self._call("find_ticket", {"key": key}), [key]))
+        return found
 
     def find_ticket(self, key: str) -> Row | None:
         """The record whose key field holds ``key`` (the oldest, if a desk user copied it)."""
-        rows = self._call("find_ticket", {"key": key})
-        mine = [r for r in rows if text_of(r.get(self.key_field)) == key]
+        return self.find_tickets([key]).get(key)
+
+    def _by_key(self, rows: list[Row], keys: list[str]) -> dict[str, Row]:
+        """Rows of the asked keys; answers carrying none of them mean the query was ignored."""
+        asked = set(keys)
+        mine: dict[str, list[Row]] = {}
+        for row in rows:
+            key = text_of(row.get(self.key_field))
+            if key in asked:
+                mine.setdefault(key, []).append(row)
+        lowered = {k.lower() for k in asked}
         if (
             rows
             and not mine
-            and not any((text_of(r.get(self.key_field)) or "").lower() == key.lower() for r in rows)
+            and not any((text_of(r.get(self.key_field)) or "").lower() in lowered for r in rows)
         ):
             raise PermanentConnectorError(
-                f"find_ticket answered {len(rows)} record(s) without {self.key_field}={key}: the desk "
-                f"ignored the condition (does {self.key_field} exist? is the query right?)"
+                f"find_ticket answered {len(rows)} record(s) without the {self.key_field} asked for: "
+                f"the desk ignored the condition (does {self.key_field} exist? is the query right?)"
             )
-        if len(mine) > 1:
-            log.warning(
-                "%s: %d tickets carry %s=%s; using the oldest", self.desk, len(mine), self.key_field, key
-            )
-            mine.sort(
-                key=lambda r: (
-                    text_of(r.get("sys_created_on")) or "",
-                    text_of(r.get(self.number_field)) or "",
+        found = {}
+        for key, candidates in mine.items():
+            if len(candidates) > 1:
+                log.warning(
+                    "%s: %d tickets carry %s=%s; using the oldest",
+                    self.desk,
+                    len(candidates),
+                    self.key_field,
+                    key,
                 )
-            )
-        return mine[0] if mine else None
+                candidates.sort(
+                    key=lambda r: (
+                        text_of(r.get("sys_created_on")) or "",
+                        text_of(r.get(self.number_field)) or "",
+                    )
+                )
+            found[key] = candidates[0]
+        return found
 
     def _ref(self, row: Row) -> TicketRef:
         ticket_id = text_of(row.get(self.spec.record_id)) or ""

@@ -15,6 +15,7 @@ from typing import Any
 
 from connector.config import ConfigError
 from connector.crm.base import ConnectorError, IdentifyRequest
+from connector.crm.batching import chunked
 from connector.crm.matching import CONFIDENCE, author_values, normalize, query_values
 from connector.crm.soap_client import Row, text_of
 from connector.model import Customer
@@ -26,6 +27,7 @@ SYSTEM = "soap"
 #: Fields a strategy compares when the mapping does not name one.
 DEFAULT_FIELDS = {"email": "email", "phone": "phone"}
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+LOOKUP_CHUNK = 50  # values per IN list: short enough for any desk's query length
 
 Lookup = Callable[[str, str], list[Row]]
 
@@ -52,8 +54,17 @@ def parse_value(value: Any) -> float | None:
 class SoapCustomerFinder:
     """Runs the mapping's strategies in order; the first with exactly one person wins."""
 
-    def __init__(self, lookup: Lookup, mapping: Mapping, store: Store, desk: str, record_id: str) -> None:
+    def __init__(
+        self,
+        lookup: Lookup,
+        mapping: Mapping,
+        store: Store,
+        desk: str,
+        record_id: str,
+        lookup_many: Lookup | None = None,
+    ) -> None:
         self.lookup = lookup
+        self.lookup_many = lookup_many
         self.mapping = mapping
         self.store = store
         self.desk = desk
@@ -81,31 +92,50 @@ class SoapCustomerFinder:
         self, strategy: MatchStrategy, field: str, pending: list[IdentifyRequest]
     ) -> dict[str, Customer]:
         kind = strategy.strategy
-        answers: dict[str, list[Row]] = {}
+        values = sorted({v for r in pending for v in query_values(kind, r) if self._usable(kind, v)})
+        people_by_value: dict[str, dict[str, Row]] = {}
+        for row in self._rows_for(kind, field, values):
+            record = text_of(row.get(self.record_id))
+            if record:
+                people_by_value.setdefault(normalize(kind, text_of(row.get(field)) or ""), {})[record] = row
         matched: dict[str, Customer] = {}
         for request in pending:
-            wanted = set(author_values(kind, request))
             people: dict[str, Row] = {}
-            for value in query_values(kind, request):
-                if not _safe(value):
-                    log.info("%s: %s value %r cannot be looked up safely; skipped", self.desk, kind, value)
-                    continue
-                if value not in answers:
-                    answers[value] = self.lookup(field, value)
-                rows = answers[value]
-                mine = [r for r in rows if normalize(kind, text_of(r.get(field)) or "") in wanted]
-                if rows and not mine:
-                    raise StrategyIgnoredError(
-                        f"find_customer by {field}={value!r} answered {len(rows)} record(s) without that "
-                        f"value: the desk ignored the condition (does {field} exist?)"
-                    )
-                people.update((text_of(r.get(self.record_id)) or "", r) for r in mine)
-            people.pop("", None)
+            for value in author_values(kind, request):
+                people.update(people_by_value.get(value, {}))
             if len(people) > 1:
                 self._ambiguous(request, strategy, sorted(people))
             elif people:
                 matched[request.author.key] = self._customer(next(iter(people.values())), kind)
         return matched
+
+    def _rows_for(self, kind: str, field: str, values: list[str]) -> list[Row]:
+        """Every person carrying one of the values: in lists of 50 when the mapping uses {values}."""
+        rows: list[Row] = []
+        if self.lookup_many is not None:
+            for chunk in chunked([v for v in values if "," not in v], LOOKUP_CHUNK):
+                rows += self._checked(kind, field, list(chunk), self.lookup_many(field, ",".join(chunk)))
+        else:
+            for value in values:
+                rows += self._checked(kind, field, [value], self.lookup(field, value))
+        return rows
+
+    @staticmethod
+    def _checked(kind: str, field: str, asked: list[str], rows: list[Row]) -> list[Row]:
+        """Refuse answers that carry none of the values asked for: the condition was ignored."""
+        wanted = {normalize(kind, value) for value in asked}
+        if rows and not any(normalize(kind, text_of(r.get(field)) or "") in wanted for r in rows):
+            raise StrategyIgnoredError(
+                f"find_customer by {field} answered {len(rows)} record(s) without the value(s) asked "
+                f"for: the desk ignored the condition (does {field} exist?)"
+            )
+        return rows
+
+    def _usable(self, kind: str, value: str) -> bool:
+        if _safe(value):
+            return True
+        log.info("%s: %s value %r cannot be looked up safely; skipped", self.desk, kind, value)
+        return False
 
     def _customer(self, row: Row, kind: str) -> Customer:
         value_spec = self.mapping.customer_value

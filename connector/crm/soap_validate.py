@@ -23,7 +23,11 @@ from mappings import Mapping
 from mappings.soap_spec import SoapOperation, SoapSpec
 
 # "^" joins conditions; each may start with OR / NQ and names its field first.
-_CONDITION_FIELD = re.compile(r"^(?:OR|NQ)?([A-Za-z_][A-Za-z0-9_]*)")
+_OPERATORS = (
+    "NOT IN|ISNOTEMPTY|ISEMPTY|STARTSWITH|ENDSWITH|NOTLIKE|LIKE|EMPTYSTRING|ANYTHING|BETWEEN|NSAMEAS|SAMEAS|"
+    "NOTON|ON|DATEPART|RELATIVE[A-Z]*|VALCHANGES|CHANGESFROM|CHANGESTO|MORETHAN|LESSTHAN|IN|!=|>=|<=|=|>|<"
+)
+_CONDITION_FIELD = re.compile(rf"^(?:OR|NQ)?([A-Za-z_][A-Za-z0-9_]*?)(?:{_OPERATORS})")
 _ORDER = re.compile(r"^ORDERBY(?:DESC)?([A-Za-z_][A-Za-z0-9_]*)$")
 
 
