@@ -51,6 +51,51 @@ class Author:
 
 
 @dataclass(frozen=True, slots=True)
+class Engagement:
+    """How much other people reacted to an interaction, as the platform last counted it.
+
+    Every count is ``None`` when the platform did not say (a Facebook comment webhook
+    carries no counts at all); ``0`` is a real count. ``shares`` are retweets and quotes
+    on X. The numbers are a snapshot: they grow after we read them.
+    """
+
+    replies: int | None = None
+    reactions: int | None = None
+    shares: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("replies", "reactions", "shares"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ValueError(f"engagement.{name}: expected a count (an integer >= 0), got {value!r}")
+
+    @property
+    def known(self) -> bool:
+        """True when the platform gave at least one count."""
+        return any(count is not None for count in (self.replies, self.reactions, self.shares))
+
+    @property
+    def total(self) -> int:
+        """Replies + reactions + shares, counting the unknown parts as 0."""
+        return sum(count or 0 for count in (self.replies, self.reactions, self.shares))
+
+    @classmethod
+    def of(
+        cls, replies: int | None = None, reactions: int | None = None, shares: int | None = None
+    ) -> Engagement | None:
+        """Build an engagement, or None when no count is known (the platform said nothing)."""
+        found = cls(replies, reactions, shares)
+        return found if found.known else None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Engagement | None:
+        """Rebuild from :func:`dataclasses.asdict` output; None for None or an empty record."""
+        if not isinstance(data, dict):
+            return None
+        return cls.of(data.get("replies"), data.get("reactions"), data.get("shares"))
+
+
+@dataclass(frozen=True, slots=True)
 class Interaction:
     """One thing a person said to or about the brand on a platform.
 
@@ -72,6 +117,9 @@ class Interaction:
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     id: int | None = None
     from_brand: bool = False
+    # A snapshot of replies/reactions/shares; None when the platform sent no counts. Not
+    # part of equality: the same comment read by webhook and by reconcile is the same record.
+    engagement: Engagement | None = field(default=None, compare=False, hash=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (datetimes as ISO 8601)."""
@@ -86,6 +134,8 @@ class Interaction:
         values["author"] = Author(**values["author"])
         created = values["created_at"]
         values["created_at"] = created if isinstance(created, datetime) else parse_datetime(created)
+        # Dicts stored before engagement existed have no such key.
+        values["engagement"] = Engagement.from_dict(values.get("engagement"))
         return cls(**values)
 
 

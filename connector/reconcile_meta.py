@@ -27,10 +27,17 @@ MAX_COMMENTS_PER_POST = 1000
 #: Graph's largest page size; fewer round trips for the same objects.
 PAGE_SIZE = 100
 FB_POST_FIELDS = "id,created_time,permalink_url,updated_time"
-FB_COMMENT_FIELDS = "id,message,from,created_time,parent,permalink_url"
+# like_count and comment_count are the comment's engagement, a triage input.
+FB_COMMENT_FIELDS = "id,message,from,created_time,parent,permalink_url,like_count,comment_count"
 IG_MEDIA_FIELDS = "id,timestamp,permalink,comments_count"
-_IG_COMMENT = "id,text,timestamp,username,from,parent_id"
+# like_count is the comment's engagement, a triage input.
+_IG_COMMENT = "id,text,timestamp,username,from,parent_id,like_count"
 IG_COMMENT_FIELDS = f"{_IG_COMMENT},replies{{{_IG_COMMENT}}}"
+#: Graph's engagement fields of a comment, copied into the rebuilt webhook value for the
+#: parser to read when the API returned them (a webhook never carries them). Facebook's
+#: ``like_count``/``comment_count`` (and ``reactions.summary(total_count)``) are read when
+#: present but not asked for in :data:`FB_COMMENT_FIELDS` yet.
+ENGAGEMENT_FIELDS = ("like_count", "comment_count", "reactions")
 
 
 @dataclass
@@ -149,7 +156,7 @@ def facebook_comment(
         "created_time": int(created.timestamp()),
         "post": {"id": post_id, "permalink_url": post.get("permalink_url")},
     }
-    for key in ("from", "message"):
+    for key in ("from", "message", *ENGAGEMENT_FIELDS):
         if comment.get(key) is not None:
             value[key] = comment[key]
     ctx = _entry("page", page_id, brand, created)
@@ -226,6 +233,9 @@ def instagram_comment(
         value["from"] = {"username": comment.get("username")}  # the parser names what is missing
     if comment.get("parent_id") is not None:
         value["parent_id"] = comment["parent_id"]
+    for key in ENGAGEMENT_FIELDS:
+        if comment.get(key) is not None:
+            value[key] = comment[key]
     ctx = _entry("instagram", ig_id, brand, created)
     batch = parse_instagram_comment(ctx, Node.root(value))
     return batch.interactions[0] if batch.interactions else None

@@ -22,9 +22,11 @@ from webhooks.x_parse import Delivery, parse_tweet_create
 MAX_MENTIONS = 800
 MENTION_PARAMS = {
     "max_results": 100,
-    # note_tweet holds the whole text of posts longer than 280 characters.
+    # note_tweet holds the whole text of posts longer than 280 characters; public_metrics
+    # the replies, likes, retweets and quotes triage reads as engagement.
     "tweet.fields": (
-        "created_at,author_id,conversation_id,in_reply_to_user_id,referenced_tweets,lang,entities,note_tweet"
+        "created_at,author_id,conversation_id,in_reply_to_user_id,referenced_tweets,lang,entities,"
+        "note_tweet,public_metrics"
     ),
     "expansions": "author_id",
     "user.fields": "username,name,verified,public_metrics",
@@ -115,7 +117,24 @@ def v1_tweet(tweet: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]]) -
             "full_text": note["text"],
             "entities": {"user_mentions": _user_mentions(note.get("entities"))},
         }
+    out.update(_v1_counts(tweet.get("public_metrics")))
     return out
+
+
+#: v2 ``public_metrics`` name → the v1.1 tweet's top-level name (what a webhook carries).
+_V1_COUNTS = {
+    "reply_count": "reply_count",
+    "retweet_count": "retweet_count",
+    "quote_count": "quote_count",
+    "like_count": "favorite_count",
+}
+
+
+def _v1_counts(metrics: Any) -> dict[str, Any]:
+    """The tweet's engagement counts under their v1.1 names; only the counts X sent."""
+    if not isinstance(metrics, Mapping):
+        return {}
+    return {v1: metrics[v2] for v2, v1 in _V1_COUNTS.items() if metrics.get(v2) is not None}
 
 
 def v1_user(user: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,14 +7,14 @@ its work from the outbox, so a crash anywhere loses nothing and repeats nothing 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
 from connector.db import insert_ignore
-from connector.model import Author, InboundBatch, Interaction, StatusChange, Triage, utcnow
+from connector.model import Author, Engagement, InboundBatch, Interaction, StatusChange, Triage, utcnow
 from connector.outbox import (
     JOB_HIDE,
     JOB_PROCESS,
@@ -49,6 +49,9 @@ _PARENT_THREAD = select(interactions.c.thread_key).where(
     interactions.c.external_id == bindparam("external_id"),
 )
 _DROPPED_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+# Engagement counts ride in the ``raw`` JSON column under this key (no column of their own);
+# the colon keeps it apart from any key a platform or a generic source could send.
+ENGAGEMENT_KEY = "ventanilla:engagement"
 
 
 def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -98,14 +101,24 @@ def _interaction_row(item: Interaction, raw_event_id: int, now: datetime) -> dic
         "language": item.language,
         "created_at": item.created_at,
         "permalink": item.permalink,
-        "raw": item.raw,
+        "raw": _raw_with_engagement(item),
         "from_brand": item.from_brand,
         "removed": False,
         "raw_event_id": raw_event_id,
     }
 
 
+def _raw_with_engagement(item: Interaction) -> dict[str, Any]:
+    if item.engagement is None:
+        return item.raw
+    return {**item.raw, ENGAGEMENT_KEY: asdict(item.engagement)}
+
+
 def _interaction_from_row(row: Any) -> Interaction:
+    raw, engagement = row.raw, None
+    if isinstance(raw, dict) and ENGAGEMENT_KEY in raw:
+        raw = dict(raw)
+        engagement = Engagement.from_dict(raw.pop(ENGAGEMENT_KEY))
     return Interaction(
         id=int(row.id),
         platform=row.platform,
@@ -119,8 +132,9 @@ def _interaction_from_row(row: Any) -> Interaction:
         language=row.language,
         created_at=row.created_at,
         permalink=row.permalink,
-        raw=row.raw,
+        raw=raw,
         from_brand=bool(row.from_brand),
+        engagement=engagement,
     )
 
 

@@ -1,6 +1,7 @@
 """Triage a file of canonical interactions (JSON Lines) without a database: for the teams that tune it.
 
-Each line is the generic endpoint's body, optionally with ``customer: {"value", "tier"}``
+Each line is the generic endpoint's body (its optional ``engagement: {"replies", "reactions",
+"shares"}`` counts included, validated the same way), optionally with ``customer: {"value", "tier"}``
 (the CRM's view) and ``label`` (ignored here, read by ``triage eval``). Lines that are not
 valid are reported as ``file:line: problem`` and skipped; the rest are still triaged.
 """

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import ChainableUndefined, Template, TemplateSyntaxError, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from connector.model import Author, Customer, Interaction, Triage
+from connector.model import Author, Customer, Engagement, Interaction, Triage
 
 if TYPE_CHECKING:
     from mappings.loader import FieldSpec, Mapping
@@ -68,7 +68,7 @@ _AUTHOR_FIELDS = _model_fields(Author)
 #: The shape of the context :func:`build_context` returns, so a typo in a path fails at
 #: load time instead of silently writing the default.
 CONTEXT_SHAPE: dict[str, Any] = {
-    "interaction": _model_fields(Interaction, author=_AUTHOR_FIELDS),
+    "interaction": _model_fields(Interaction, author=_AUTHOR_FIELDS, engagement=_model_fields(Engagement)),
     "author": _AUTHOR_FIELDS,
     "customer": _model_fields(Customer),
     "triage": _model_fields(Triage),

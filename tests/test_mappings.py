@@ -256,7 +256,7 @@ BAD_MAPPINGS: list[tuple[str, str]] = [
         "bad_path_field.yaml",
         "7: fields.description.path: path 'interaction.txt': interaction has no field 'txt' "
         "(known: platform, kind, external_id, thread_key, brand_account_id, author, text, created_at, "
-        "parent_external_id, language, permalink, id, from_brand)",
+        "parent_external_id, language, permalink, id, from_brand, engagement)",
     ),
     (
         "bad_template_syntax.yaml",

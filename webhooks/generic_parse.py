@@ -14,13 +14,15 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from connector.model import KINDS, PLATFORMS, Author, InboundBatch, Interaction, thread_key_for
+from connector.model import KINDS, PLATFORMS, Author, Engagement, InboundBatch, Interaction, thread_key_for
 from webhooks.errors import MalformedPayloadError
 
 _ID = {"type": "string", "minLength": 1, "maxLength": 255}
 # RFC 3339 date-time; jsonschema checks "format" only with optional extras, so the pattern
 # enforces it everywhere and the code below rejects impossible dates (month 13).
 _RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+# A count the platform gave, or null when it did not say; never a guess.
+_COUNT = {"type": ["integer", "null"], "minimum": 0}
 
 GENERIC_INTERACTION_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -54,6 +56,12 @@ GENERIC_INTERACTION_SCHEMA: dict[str, Any] = {
         "language": {"type": ["string", "null"], "maxLength": 16},
         "permalink": {"type": ["string", "null"], "maxLength": 2048},
         "raw": {"type": "object"},
+        "engagement": {
+            "type": ["object", "null"],
+            "description": "Counts the platform shows for this item; leave out what it does not say.",
+            "additionalProperties": False,
+            "properties": {"replies": _COUNT, "reactions": _COUNT, "shares": _COUNT},
+        },
     },
 }
 
@@ -78,6 +86,8 @@ def _describe(error: ValidationError) -> str:
         text = f"{_preview(error.instance)} is not an RFC 3339 date-time"
     elif error.validator == "maxLength":
         text = f"longer than {error.validator_value} characters"
+    elif error.validator in ("type", "minimum") and path.startswith("engagement."):
+        text = f"{_preview(error.instance)} is not a count (an integer >= 0, or null when unknown)"
     elif error.validator == "enum" and isinstance(error.validator_value, list):
         text = f"expected one of {', '.join(str(v) for v in error.validator_value)}"
     else:
@@ -130,5 +140,17 @@ def parse_generic(payload: Mapping[str, Any], source: str) -> InboundBatch:
         created_at=_parse_created_at(payload["created_at"]),
         permalink=payload.get("permalink"),
         raw=dict(payload.get("raw") or payload),
+        engagement=_engagement(payload.get("engagement")),
     )
     return InboundBatch(interactions=(interaction,))
+
+
+def _engagement(value: Mapping[str, Any] | None) -> Engagement | None:
+    """The optional counts (already checked by the schema); None when none is given.
+
+    JSON Schema counts ``5.0`` as an integer, so each count is made a Python int here.
+    """
+    if not value:
+        return None
+    counts = [value.get(key) for key in ("replies", "reactions", "shares")]
+    return Engagement.of(*(None if count is None else int(count) for count in counts))

@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from connector.model import Author, InboundBatch, Interaction, Removal, thread_key_for, utcnow
+from connector.model import (
+    Author,
+    Engagement,
+    InboundBatch,
+    Interaction,
+    Removal,
+    thread_key_for,
+    utcnow,
+)
 from webhooks.payload import Node, ignored, merge_batches
 
 FACEBOOK, MESSENGER, INSTAGRAM = "facebook", "messenger", "instagram"
@@ -130,7 +138,32 @@ def _facebook_comment(ctx: EntryContext, value: Node, comment_id: str, created_a
         raw=value.raw,
         # The Page's own replies come back as comments too; never a ticket for them.
         from_brand=ctx.is_brand(author.platform_user_id),
+        engagement=comment_engagement(value.value),
     )
+
+
+def comment_engagement(value: Mapping[str, Any]) -> Engagement | None:
+    """A comment's counts, when the value holds the Graph API's (a reconciled comment).
+
+    Comment webhooks carry no counts at all, so a webhook's comment has no engagement
+    (None, never 0). A comment read back from Graph may have ``comment_count`` (replies),
+    ``like_count`` and ``reactions.summary.total_count`` (likes plus every other reaction,
+    preferred when present). Comments have no share count. A count that is not a
+    non-negative integer is unknown: it is never worth refusing a delivery over.
+    """
+    reactions = value.get("reactions")
+    summary = reactions.get("summary") if isinstance(reactions, Mapping) else None
+    total = _count(summary.get("total_count")) if isinstance(summary, Mapping) else None
+    return Engagement.of(
+        replies=_count(value.get("comment_count")),
+        reactions=total if total is not None else _count(value.get("like_count")),
+    )
+
+
+def _count(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
 
 
 def _facebook_author(sender: Node | None) -> Author:
@@ -176,6 +209,8 @@ def parse_instagram_comment(ctx: EntryContext, value: Node) -> InboundBatch:
         created_at=value.optional_time("created_time") or ctx.sent_at(1),
         raw=value.raw,
         from_brand=ctx.is_brand(author.platform_user_id),
+        # None for a webhook; a comment read back from Graph may carry like_count.
+        engagement=comment_engagement(value.value),
     )
     return InboundBatch(interactions=(comment,))
 

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from connector.model import Author, InboundBatch, Interaction, Removal, thread_key_for, utcnow
+from connector.model import (
+    Author,
+    Engagement,
+    InboundBatch,
+    Interaction,
+    Removal,
+    thread_key_for,
+    utcnow,
+)
 from webhooks.payload import Node, ignored, merge_batches
 
 X = "x"
@@ -94,8 +102,40 @@ def parse_tweet_create(delivery: Delivery, tweet: Node) -> InboundBatch:
         permalink=f"https://x.com/{author.handle}/status/{tweet_id}",
         raw=tweet.raw,
         from_brand=from_brand,
+        engagement=tweet_engagement(tweet.value),
     )
     return InboundBatch(interactions=(interaction,))
+
+
+def tweet_engagement(tweet: Mapping[str, Any]) -> Engagement | None:
+    """The tweet's own counts: v2 ``public_metrics`` first, else the v1.1 top-level counts.
+
+    v1.1 (Account Activity) tweets carry ``reply_count``, ``retweet_count``, ``quote_count``
+    and ``favorite_count``; v2 tweets the same inside ``public_metrics``, with ``like_count``
+    for favourites. Shares are retweets plus quotes. A count that is missing or not a
+    non-negative integer is unknown: counts are never worth refusing a delivery over, and
+    the counts of a retweeted or quoted tweet (nested objects) are not this tweet's.
+    """
+    metrics = tweet.get("public_metrics")
+    v2 = metrics if isinstance(metrics, Mapping) else {}
+
+    def count(v2_key: str, v1_key: str) -> int | None:
+        found = _count(v2.get(v2_key))
+        return found if found is not None else _count(tweet.get(v1_key))
+
+    retweets, quotes = count("retweet_count", "retweet_count"), count("quote_count", "quote_count")
+    shares = None if retweets is None and quotes is None else (retweets or 0) + (quotes or 0)
+    return Engagement.of(
+        replies=count("reply_count", "reply_count"),
+        reactions=count("like_count", "favorite_count"),
+        shares=shares,
+    )
+
+
+def _count(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
 
 
 def _tweet_author(user: Node) -> Author:
