@@ -40,10 +40,12 @@ class _JoiningHandler(_Handler):
 
 
 class _OptionalTlsServer(_Server):
-    """``https_server._Server`` with the TLS handshake made optional."""
+    """``https_server._Server`` with the TLS handshake made optional; subclasses may swap the handler."""
 
-    def __init__(self, emulator: Emulator, context: ssl.SSLContext | None) -> None:
-        super().__init__(("127.0.0.1", 0), _JoiningHandler, emulator, cast(ssl.SSLContext, context))
+    handler_class: type[Any] = _JoiningHandler
+
+    def __init__(self, emulator: Emulator, context: ssl.SSLContext | None, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), self.handler_class, emulator, cast(ssl.SSLContext, context))
         self.tls = context
 
     def finish_request(self, request: Any, client_address: Any) -> None:
@@ -56,9 +58,9 @@ class _OptionalTlsServer(_Server):
         with self._connections_lock:
             self._connections.add(connection)
         try:
-            _JoiningHandler(connection, client_address, self)
+            self.handler_class(connection, client_address, self)
         except OSError:
-            pass
+            pass  # includes a client hanging up in the middle of an answer
         finally:
             with self._connections_lock:
                 self._connections.discard(connection)

@@ -5,16 +5,15 @@ a ``SoapRequest`` log entry that knows the operation, and an optional fixed port
 
 from __future__ import annotations
 
-import contextlib
 import json
 import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.emulators.https_server import Emulator, LoggedRequest, Reply, _Handler, _Server
+from tests.emulators.https_server import Emulator, LoggedRequest, Reply, _Handler
+from tests.emulators.hubspot_server import _OptionalTlsServer
 
 
 @dataclass
@@ -84,31 +83,10 @@ class _SoapHandler(_Handler):
         self.wfile.flush()
 
 
-class _SoapServer(_Server):
-    """``https_server._Server`` with optional TLS and the streaming handler."""
+class _SoapServer(_OptionalTlsServer):
+    """The shared optional-TLS server with the streaming handler."""
 
-    def __init__(self, emulator: Emulator, context: ssl.SSLContext | None, port: int) -> None:
-        super().__init__(("127.0.0.1", port), _SoapHandler, emulator, cast(ssl.SSLContext, context))
-        self.tls = context
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        connection = request
-        if self.tls is not None:
-            try:
-                connection = self.tls.wrap_socket(request, server_side=True)
-            except OSError:  # includes ssl.SSLError: a client that gave up during the handshake
-                return
-        with self._connections_lock:
-            self._connections.add(connection)
-        try:
-            _SoapHandler(connection, client_address, self)
-        except OSError:
-            pass  # includes a client hanging up in the middle of a streamed answer
-        finally:
-            with self._connections_lock:
-                self._connections.discard(connection)
-            with contextlib.suppress(OSError):
-                connection.close()
+    handler_class = _SoapHandler
 
 
 class SoapServer:
