@@ -659,3 +659,25 @@ def test_a_burst_of_new_threads_costs_one_lookup_per_fifty(
     results = soap.upsert_tickets([draft(interaction(), soap.mapping) for _ in range(120)])
     assert all(isinstance(r, TicketRef) for r in results)
     assert (len(emulator.calls("getRecords")), len(emulator.calls("insert"))) == (3, 120)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        ("create_unmatched", "create_unmatched: true\n# ", "create_unmatched is not available"),
+        ("field: u_lifetime_value", "field: company.u_value", "related fields"),
+    ],
+)
+def test_what_soap_desks_cannot_do_stops_start_up(
+    store: Store, emulator: ServiceNowSoapEmulator, old: str, new: str, problem: str
+) -> None:
+    text = SHIPPED.read_text(encoding="utf-8")
+    if old == "create_unmatched":
+        text = text.replace("lifecycle:\n", "create_unmatched: true\n\nlifecycle:\n")
+        mapping = load_mapping_text(
+            text.replace("wsdl: servicenow/", f"wsdl: {SHIPPED.parent}/servicenow/"), "x"
+        )
+    else:
+        mapping = variant((old, new))
+    with pytest.raises(ConfigError, match=problem):
+        connector(store, emulator, mapping)

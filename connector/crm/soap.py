@@ -75,6 +75,14 @@ class SoapConnector:
         target = mapping.target
         if mapping.soap is None or target is None or not target.key_field:
             raise ConfigError(f"desks.{desk}.mapping: {mapping.source} needs soap and target.key_field")
+        if mapping.create_unmatched:
+            raise ConfigError(f"desks.{desk}.mapping: create_unmatched is not available for soap desks")
+        value = mapping.customer_value
+        if value is not None and "." in value.field + (value.tier_field or ""):
+            raise ConfigError(
+                f"desks.{desk}.mapping: customer_value fields are read from the matched record on soap "
+                "desks; related fields (with a dot) are not available"
+            )
         self.store = store
         self.desk = desk
         self.mapping = mapping
