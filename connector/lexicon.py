@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -32,8 +32,11 @@ EXTRA_TERM_KEYS: tuple[str, ...] = (*NATURES, "negative", "positive", "spread", 
 FUNCTION_CATEGORIES: tuple[str, ...] = (
     "negators", "intensifiers", "contrast", "spread", "escalation", "idioms",
     "openers", "greetings", "sarcasm", "people", "mishaps",
-    "courtesy", "laughter", "softeners", "announcements",
+    "courtesy", "laughter", "softeners", "announcements", "medicines", "med_errors",
 )  # fmt: skip
+# Supplements merged into ``<language>.yaml``: ``<language>.broad.yaml`` holds broad word
+# families (inflections, regional synonyms, typos, text-speak) kept apart from the core list.
+SUPPLEMENTS: tuple[str, ...] = ("broad",)
 CUE_PREFIX = "cue:"
 # The sentiment an emoji of the lexicon's negative or positive list carries.
 EMOJI_WEIGHT = 1.0
@@ -97,6 +100,8 @@ class Lexicon:
     loose: Mapping[str, tuple[Term, ...]]
     # Emoji that turn praise words into sarcasm when the text also complains ("👏", "🙃").
     sarcastic: tuple[str, ...] = ()
+    # Text-speak read as the full word: "q" is "que", "u" is "you".
+    aliases: Mapping[str, str] = field(default_factory=dict)
 
     def candidates(self, word: str, forms: frozenset[str]) -> Iterable[Term]:
         """Return the terms whose first word might match ``word`` (with its plural ``forms``)."""
@@ -110,6 +115,7 @@ def build_lexicon(
     terms: Iterable[Term],
     emoji: Mapping[str, float],
     sarcastic: Iterable[str] = (),
+    aliases: Mapping[str, str] | None = None,
 ) -> Lexicon:
     """Index ``terms`` by first word for :func:`find_hits`."""
     exact: dict[str, list[Term]] = defaultdict(list)
@@ -121,7 +127,9 @@ def build_lexicon(
         else:
             for form in word_forms(first):
                 exact[form].append(term)
-    return Lexicon(language, rules, emoji, _freeze(exact), _freeze(loose), tuple(sarcastic))
+    return Lexicon(
+        language, rules, emoji, _freeze(exact), _freeze(loose), tuple(sarcastic), dict(aliases or {})
+    )
 
 
 def _freeze(index: Mapping[str, list[Term]]) -> dict[str, tuple[Term, ...]]:
@@ -131,14 +139,33 @@ def _freeze(index: Mapping[str, list[Term]]) -> dict[str, tuple[Term, ...]]:
 # ---------------------------------------------------------------- lexicon loading
 
 
+@lru_cache(maxsize=16)
 def _read_lexicon(language: str) -> dict[str, Any]:
-    resource = resources.files("connector") / "lexicons" / f"{language}.yaml"
+    folder = resources.files("connector") / "lexicons"
+    resource = folder / f"{language}.yaml"
     if not resource.is_file():
         raise LexiconError(f"no lexicon for language {language!r}")
     data = yaml.safe_load(resource.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or not isinstance(data.get("natures"), dict):
         raise LexiconError(f"lexicons/{language}.yaml: expected a mapping with 'natures'")
+    for name in SUPPLEMENTS:
+        extra = folder / f"{language}.{name}.yaml"
+        if extra.is_file():
+            supplement = yaml.safe_load(extra.read_text(encoding="utf-8")) or {}
+            data = dict(_merge(data, supplement, f"{language}.{name}"))
     return data
+
+
+def _merge(base: Any, extra: Any, where: str) -> Any:
+    """Add a supplement's lists to the base lexicon's lists, mapping by mapping."""
+    if isinstance(base, dict) and isinstance(extra, dict):
+        merged = dict(base)
+        for key, value in extra.items():
+            merged[key] = _merge(base[key], value, f"{where}.{key}") if key in base else value
+        return merged
+    if isinstance(base, list) and isinstance(extra, list):
+        return [*base, *extra]
+    raise LexiconError(f"lexicons/{where}: a supplement may only add to lists")
 
 
 @lru_cache(maxsize=16)
@@ -162,6 +189,16 @@ def _terms(entries: Any, category: str, where: str, polarity: float = 0.0) -> li
             raise LexiconError(f"{where}: empty term")
         terms.append(Term(words, category, polarity, factor))
     return terms
+
+
+def _aliases(data: Mapping[str, Any], language: str) -> dict[str, str]:
+    """Read ``aliases`` (text-speak → word), folded like the text they are matched against."""
+    entries = data.get("aliases") or {}
+    if not isinstance(entries, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in entries.items()
+    ):
+        raise LexiconError(f"lexicons/{language}: aliases must map quoted words to quoted words")
+    return {fold_term(k): fold_term(v) for k, v in entries.items()}
 
 
 def _parse_lexicon(
@@ -210,7 +247,8 @@ def _implied_polarity(category: str, rules: Mapping[str, NatureRule]) -> float:
 def _compiled(
     language: str, others: tuple[str, ...], extra: tuple[tuple[str, tuple[str, ...]], ...]
 ) -> Lexicon:
-    rules, terms, emoji, sarcastic = _parse_lexicon(language, _read_lexicon(language))
+    data = _read_lexicon(language)
+    rules, terms, emoji, sarcastic = _parse_lexicon(language, data)
     for other in others:
         # Safety terms work across languages: "FIRE!!" in a Spanish thread is still a fire.
         terms += [t for t in _parse_lexicon(other, _read_lexicon(other))[1] if t.category == "safety"]
@@ -218,7 +256,7 @@ def _compiled(
         terms += _terms(
             list(entries), category, f"extra_terms.{category}", _implied_polarity(category, rules)
         )
-    return build_lexicon(language, rules, terms, emoji, sarcastic)
+    return build_lexicon(language, rules, terms, emoji, sarcastic, _aliases(data, language))
 
 
 def load_lexicon(
@@ -254,7 +292,12 @@ def find_hits(tokens: Sequence[Token], lexicon: Lexicon) -> list[Hit]:
     also match "droppings", so a match made only by forgiving a typo is dropped when an
     exact match covers the same words.
     """
-    forms = [word_forms(token.text) for token in tokens]
+    forms = [
+        word_forms(token.text) | word_forms(lexicon.aliases[token.text])
+        if token.text in lexicon.aliases
+        else word_forms(token.text)
+        for token in tokens
+    ]
     hits = []
     for start in range(len(tokens)):
         for term in lexicon.candidates(tokens[start].text, forms[start]):

@@ -53,10 +53,13 @@ _CARD = re.compile(r"(?<![\w@#/.,])\d(?:[ -]?\d){12,22}(?!\w|[.,]\d)")
 _DATE = re.compile(
     r"(?<!\d)(?:\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}[/.-]\d{1,2}[/.-]\d{1,2})(?![\d/.-]\d)"
 )
+# Not inside a longer token: "#4471-2290-1183" or "ABC-2290-1183" holds no phone.
 _PHONE = re.compile(
-    r"(?<![\w@#/.,+])(?<![A-Za-z]-)(\+\s?|\b00(?=[1-9]))?\(?\d(?:[ .\-()]{1,2}\d|\d){6,16}(?!\w|[.,]\d)"
+    r"(?<![\w@#/.,+])(?<![\w#]-)(\+\s?|\b00(?=[1-9]))?\(?\d(?:[ .\-()]{1,2}\d|\d){6,16}(?!\w|[.,]\d)"
 )
 _YEAR_RANGE = re.compile(r"^(?:19|20)\d\d\s*[-/]\s*(?:19|20)\d\d$")
+# A year, a dash or slash, then a serial ("2026-118834", "2024/55810") is a reference.
+_YEAR_SERIAL = re.compile(r"^(?:19|20)\d\d[-/]\d{4,8}$")
 _THOUSANDS = re.compile(r"^\d{1,3}(?:[.,]\d{3})+$")
 _MONEY_BEFORE = re.compile(r"(?:[€$£]|\b(?:eur|usd|mxn|gbp))\s*$", re.IGNORECASE)
 _MONEY_AFTER = re.compile(r"^\s*(?:[€$£]|(?:eur|euros?|usd|mxn|gbp|pesos?|dolares|dollars?|libras)\b)")
@@ -68,7 +71,11 @@ _REFERENCE_BEFORE = re.compile(
     r"\b(?:pedido|pedidos|order|orders|orden|ticket|caso|case|incidencia|factura|invoice|ref|referencia|"
     r"reference|seguimiento|tracking|modelo|model|serie|serial|sku|albaran|expediente|reclamacion|claim|"
     r"localizador|booking|reserva|envio|shipment|codigo|code|cp|postal|poliza|policy|contrato|contract|"
-    r"socio|member|membership|suministro|cups|vuelo|flight|matricula|plate|imei|bastidor|vin)"
+    r"socio|member|membership|suministro|cups|vuelo|flight|matricula|plate|imei|bastidor|vin|"
+    # receipts, returns, complaints and transactions carry reference numbers too
+    r"reclamo|reclamos|queja|solicitud|tramite|radicado|folio|boleta|recibo|receipt|comprobante|"
+    r"devolucion|return|rma|transaccion|transaction|operacion|confirmacion|confirmation|"
+    r"localizador|pnr|tracking|parte|aviso)"
     + _FILLER
     + r"\s*$"
 )
@@ -246,6 +253,8 @@ def _looks_like_phone(text: str, match: re.Match[str], rules: PiiRules) -> bool:
     if _is_reference(text, match.start()) or _MONEY_BEFORE.search(text[: match.start()]):
         return False
     if _MONEY_AFTER.match(text[match.end() :]) or _YEAR_RANGE.match(candidate):
+        return False
+    if _YEAR_SERIAL.match(candidate):
         return False
     if international:
         return _possible_phone(candidate, True, rules.phone_regions)

@@ -21,6 +21,7 @@ import yaml
 
 from connector.classifier_plugin import plugin_nature
 from connector.config import PriorityMatrix, TriageSettings
+from connector.engagement import engagement_label, engagement_reach, spreading
 from connector.language import (
     MIN_EVIDENCE,
     Token,
@@ -137,7 +138,41 @@ PATTERN_CUES: tuple[tuple[str, float, re.Pattern[str]], ...] = (
     (
         "performance",
         0.5,
-        re.compile(r"\d\s?(?:mbps|mb/s|mbit|megas|gbps|kbps|km\b|kms\b|miles\b|mph\b|fps\b)", re.IGNORECASE),
+        re.compile(
+            r"\d\s?(?:mbps|mb/s|mbit|megas|gbps|kbps|kw\b|km\b|kms\b|miles\b|mph\b|fps\b)", re.IGNORECASE
+        ),
+    ),
+    # "It works, but …" / "funciona, pero …": it works, below what it should.
+    (
+        "performance",
+        0.9,
+        re.compile(r"\b(?:works?|working|funciona|funcionar|va)\b[\s,]+(?:but|pero)\b", re.I),
+    ),
+    # A price then another ("from £29 to £39", "de 58€ a 83€", "$340 … y $510") is a pricing complaint.
+    (
+        "pricing",
+        0.9,
+        re.compile(
+            r"(?:[€£$]\s?\d[\d.,]*|\d[\d.,]*\s?(?:€|eur(?:os?)?\b|pesos\b|quid\b))\W+(?:\w+\W+){0,4}?"
+            r"(?:[€£$]\s?\d|\d[\d.,]*\s?(?:€|eur(?:os?)?\b|pesos\b|quid\b))",
+            re.I,
+        ),
+    ),
+    # "Ordered X, got Y" / "pedí X y me llegó Y": the wrong thing arrived.
+    (
+        "product_failure",
+        0.9,
+        re.compile(
+            r"\b(?:ordered|bought|pedí|pedi|compré|compre)\b\W+(?:\w+\W+){0,5}?"
+            r"(?:got|received|sent me|came|me (?:llegó|llego|llegaron|mandaron|enviaron|trajeron))\b",
+            re.I,
+        ),
+    ),
+    # "Swap/exchange/cambiar X for/por Y" is an exchange.
+    (
+        "after_sales",
+        0.9,
+        re.compile(r"\b(?:swap|exchange|change|cambiar|cambio)\b\W+(?:\w+\W+){1,4}?(?:for|por)\b", re.I),
     ),
     # A rise by a percentage ("me subís la prima un 38%", "went up 20%") is a price rise.
     (
@@ -338,10 +373,16 @@ def _asks(text: str, tokens: Sequence[Token], hits: Sequence[Hit]) -> bool:
     return any(h.term.category == "openers" and h.start in lead for h in hits)
 
 
-def _hazard_pair(hits: Sequence[Hit]) -> bool:
-    """Someone vulnerable (a baby, a driver on the road) and a physical mishap in one text."""
+# Word lists that are harmless alone and a hazard together: someone vulnerable (a baby, a
+# driver on the road, a hand) and a physical mishap; a medicine and a mix-up.
+HAZARD_PAIRS: tuple[tuple[str, str], ...] = (("people", "mishaps"), ("medicines", "med_errors"))
+
+
+def _hazard_hits(hits: Sequence[Hit]) -> list[Hit]:
+    """The hits of every hazard pair whose two halves both occur in the text."""
     kinds = {h.term.category for h in hits}
-    return "people" in kinds and "mishaps" in kinds
+    pairs = {c for pair in HAZARD_PAIRS if set(pair) <= kinds for c in pair}
+    return [h for h in hits if h.term.category in pairs]
 
 
 def _sarcastic(text: str, hits: Iterable[Hit], lexicon: Lexicon) -> bool:
@@ -460,9 +501,10 @@ def _evidence(text: str, reading: _Reading, hits: Sequence[Hit], lexicon: Lexico
         found_here = len(pattern.findall(text))
         if found_here:
             cues[nature] = min(cues.get(nature, 0.0) + weight * found_here, MAX_PATTERN_SCORE)
-    if _hazard_pair(hits):
+    hazard = _hazard_hits(hits)
+    if hazard:
         strong["safety"] = strong.get("safety", 0.0) + 1.0
-        found["safety"] += [h for h in hits if h.term.category in ("people", "mishaps")]
+        found["safety"] += hazard
     content_words = {i for h in reading.content for i in range(h.start, h.end)}
     negation = any(h.term.category == "negators" and h.start not in content_words for h in hits)
     return _Evidence(
@@ -494,7 +536,9 @@ def _choose_nature(evidence: _Evidence, rules: Mapping[str, NatureRule]) -> tupl
     complaint = evidence.complaint()
     if evidence.softened and not evidence.sarcastic:
         return "praise", hits.get("praise", [])
-    serious = any(score > 0 for n, score in evidence.strong.items() if n not in LIGHT_NATURES)
+    serious = any(score > 0 for n, score in evidence.strong.items() if n not in LIGHT_NATURES) or any(
+        score >= MIN_CUE_EVIDENCE for n, score in evidence.cues.items() if n in COMPLAINT_NATURES
+    )  # "takes 40 seconds to load lol" still complains
     if evidence.laughs and not complaint and not evidence.negation and not serious:
         return "other", hits.get("other", [])  # "anyone going saturday? lol", a meme
     if evidence.announced and not complaint and not evidence.negation:
@@ -703,9 +747,10 @@ def explain(
     return ", ".join(parts)
 
 
-def _reach_label(followers: int | None, verified: bool) -> str:
+def _reach_label(followers: int | None, verified: bool, engagement: str | None = None) -> str:
     label = "followers unknown" if followers is None else f"{_format_count(followers)} followers"
-    return f"{label}, verified" if verified else label
+    label = f"{label}, verified" if verified else label
+    return f"{label}, {engagement}" if engagement else label
 
 
 def _analyze(
@@ -768,11 +813,12 @@ def triage_interaction(
             severity = load_lexicon(text.language if lexicon_available(text.language) else FALLBACK_LEXICON)
             text = replace(text, nature=nature, severity=severity.rules[nature].severity, nature_terms=())
     author = interaction.author
-    influence = influence_score(author.followers_count, author.verified)
+    engagement = interaction.engagement
+    # Reach is the larger of who follows the author and how far this post already went.
+    influence = max(influence_score(author.followers_count, author.verified), engagement_reach(engagement))
     value, value_label = value_score(customer, settings.value_tiers)
-    risk = risk_score(
-        text.severity, text.sentiment_score, bool(text.spread_terms), bool(text.escalation_terms)
-    )
+    spread = bool(text.spread_terms) or spreading(engagement)
+    risk = risk_score(text.severity, text.sentiment_score, spread, bool(text.escalation_terms))
     crisis = (bool(text.spread_terms) and text.sentiment == "neg") or (
         text.nature == "safety" and influence >= HIGH_INFLUENCE
     )
@@ -795,7 +841,7 @@ def triage_interaction(
         explanation=explain(
             priority,
             text,
-            _reach_label(author.followers_count, author.verified),
+            _reach_label(author.followers_count, author.verified, engagement_label(engagement)),
             value_label,
             crisis,
             channel,

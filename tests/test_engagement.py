@@ -418,3 +418,21 @@ def test_every_engagement_fixture_is_used() -> None:
     names = fixture_names(FOLDER)
     assert names and {name for name in names if f'fixture("{name}")' not in source} == set()
 
+
+# --- triage --------------------------------------------------------------------------------------
+
+
+def test_a_post_that_spreads_raises_influence_and_risk_and_says_why() -> None:
+    from dataclasses import replace
+
+    from connector.config import TriageSettings
+    from connector.triage import triage_interaction
+
+    quiet = replace(make_interaction(), text="the app double charged me again, 30 euros twice")
+    quiet = replace(quiet, author=replace(quiet.author, followers_count=40, verified=False))
+    viral = replace(quiet, engagement=Engagement(replies=240, reactions=3400, shares=70))
+    settings = TriageSettings()
+    before, after = triage_interaction(quiet, None, settings), triage_interaction(viral, None, settings)
+    assert after.influence > before.influence and after.risk > before.risk
+    assert "240 replies, 3.4k reactions, 70 shares" in after.explanation
+    assert after.priority <= before.priority  # "P2" < "P3": never less urgent

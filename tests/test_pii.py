@@ -17,6 +17,12 @@ CASES = [
     ("order 000-12-3456", ()),  # area 000 is never issued
     ("Mi póliza es la 55-0001234-09", ()),
     ("contrato nº 612345678", ()),
+    # references that look like phones: year + serial, receipts, complaints, dashed order codes
+    ("Reclamo número 2026-118834, ¿me lo explican?", ()),
+    ("Devolución nº 2024-55810", ()),
+    ("Receipt 3308-1174-02, I'm near the store", ()),
+    ("order #4471-2290-1183 arrived dented", ()),
+    ("still a phone after a word: call 212-555-0187", ("phone",)),
     ("la cuenta ES50 1465 0100 9112 3456 7891 es la mía", ("iban",)),  # mod-97 right, bank check wrong
 ]
 

@@ -176,7 +176,8 @@ def test_the_comments_call_asks_for_the_stream_since_the_window(
     (call,) = graph.requests_to(f"{post_id}/comments", "GET")
     assert call.query["filter"] == "stream"
     assert call.query["order"] == "reverse_chronological"
-    assert call.query["fields"] == "id,message,from,created_time,parent,permalink_url,like_count,comment_count"
+    fields = "id,message,from,created_time,parent,permalink_url,like_count,comment_count"
+    assert call.query["fields"] == fields
     assert abs(int(call.query["since"]) - int(ago(hours=3).timestamp())) <= 5
 
 

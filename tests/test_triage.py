@@ -281,6 +281,39 @@ def test_missing_lexicon_is_an_error_and_analysis_falls_back_to_english() -> Non
     assert analyze_text("it does not work", "zz").nature == "product_failure"
 
 
+def test_broad_supplements_are_merged_into_the_core_lexicon() -> None:
+    # "abombada" comes from es.broad.yaml, "roto" from es.yaml: both are matched.
+    assert analyze_text("la batería está abombada", "es").nature == "safety"
+    assert analyze_text("llegó roto", "es").nature == "product_failure"
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "nature"),
+    [
+        # text-speak is read as the full word
+        ("me salen 2 compras q no hice en la tarjeta", "es", "safety"),
+        ("pls help, someone is logging into my acct", "en", "safety"),
+        # a medicine plus a mix-up, and a person plus a physical mishap
+        ("the chemist gave me the wrong pills", "en", "safety"),
+        ("me dieron un jarabe equivocado para el niño", "es", "safety"),
+        ("the shelf fell and knocked my nan over", "en", "safety"),
+        # "works, but …" is below par, not broken; a swap is after-sales
+        ("it works, but only just", "en", "performance"),
+        ("quería cambiar la chaqueta por una M", "es", "after_sales"),
+        ("bought a red kettle, got a green one", "en", "product_failure"),
+        ("the rent went from £700 to £850 this year", "en", "pricing"),
+    ],
+)
+def test_broad_families_generalise(text: str, language: str, nature: str) -> None:
+    assert analyze_text(text, language).nature == nature
+
+
+def test_plural_stemming_does_not_turn_common_words_into_safety() -> None:
+    # "antes" stems to "ant", "bit" is a stem of "bites": neither may raise a safety alarm.
+    assert analyze_text("lo quiero antes del jueves", "es").nature != "safety"
+    assert analyze_text("the sat nav is a bit slow", "en").nature != "safety"
+
+
 @pytest.mark.parametrize("language", ["es", "en"])
 def test_lexicons_define_every_nature_with_sane_weights(language: str) -> None:
     lexicon = load_lexicon(language)

