@@ -77,7 +77,12 @@ _REFERENCE_BEFORE = re.compile(
     r"devolucion|return|rma|transaccion|transaction|operacion|confirmacion|confirmation|"
     r"localizador|pnr|tracking|parte|aviso)"
     + _FILLER
-    + r"\s*$"
+    # One qualifying word may follow ("orden de servicio 55-20931", "order id 5512"), unless
+    # it announces a contact number ("pedido, mi móvil 612…" stays a phone).
+    + r"(?:\s+(?!(?:movil|tel|telefono|telf|phone|mobile|cell|celular|whatsapp|contacto|contact|"
+    r"llamar|llama|llamen|call|text)\b)[a-z]{2,12}"
+    + _FILLER
+    + r")?\s*$"
 )
 
 

@@ -50,3 +50,18 @@ def test_countries_and_regions_come_from_the_configuration() -> None:
 def test_an_unknown_country_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="no national id rules for zz"):
         configure(["ES"], ["es", "zz"])
+
+
+@pytest.mark.parametrize(
+    ("text", "kinds"),
+    [
+        ("orden de servicio 55-20931, serie NB7731X0042", ()),
+        ("work order 612 345 678 still open", ()),
+        ("mi pedido, mi móvil 612 345 678", ("phone",)),
+        ("order id 5512 and my cell 07700 900123", ("phone",)),
+    ],
+)
+def test_one_qualifying_word_after_a_reference_keeps_it_a_reference(
+    text: str, kinds: tuple[str, ...]
+) -> None:
+    assert pii_types(text) == kinds

@@ -669,3 +669,41 @@ def test_a_known_word_is_not_a_typo_of_a_safety_term() -> None:
     # "blending" is a word the lexicon knows, not "bleeding" with a typo
     assert analyze_text("warranty claim, the blender stopped blending", "en").nature == "after_sales"
     assert analyze_text("found rat droppings in the bag", "en").nature == "safety"
+
+
+# --- fraud frames and vehicles acting on their own (round 4), in words no fixture uses --------
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        (
+            "en",
+            "a guy rang me saying he was from your fraud team and wanted the verification code, was this you",
+        ),
+        (
+            "es",
+            "me escribieron por whatsapp haciéndose pasar por el banco y les di el código de verificación",
+        ),
+        ("en", "there's a £389 payment on my statement I never authorised, card blocked already"),
+        ("es", "tengo un cargo de 79 euros en la tarjeta que no reconozco"),
+        ("en", "somebody took out a phone contract under my name, I've had the debt letter"),
+        ("es", "alguien sacó un préstamo con mi DNI, yo nunca pedí nada"),
+        ("en", "my hatchback braked on its own on the A1 twice this week"),
+        ("es", "la camioneta aceleró sola saliendo del garaje"),
+    ],
+)
+def test_fraud_and_runaway_vehicles_are_safety(language: str, text: str) -> None:
+    assert analyze_text(text, language).nature == "safety"
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("en", "I got an email with a discount code but it doesn't work at checkout"),
+        ("es", "me cobraron el envío dos veces, quiero que me devuelvan un cargo"),
+        ("en", "can I open an account in my name for my daughter?"),
+    ],
+)
+def test_the_frames_need_both_halves(language: str, text: str) -> None:
+    assert analyze_text(text, language).nature != "safety"
