@@ -97,6 +97,7 @@ def serve(config_path: str | None, host: str, port: int, threads: int) -> None:
 
     if not logging.getLogger().isEnabledFor(logging.INFO):
         logging.getLogger().setLevel(logging.INFO)
+    _require_current_schema(config_path)
     runtime = _runtime(config_path)
     app = create_app(runtime.config, store=runtime.store)
     dispatcher = Dispatcher(runtime)
@@ -711,3 +712,74 @@ def mappings_preview(mapping_file: str, payload: str) -> None:
     except RenderError as exc:
         raise click.ClickException(str(exc)) from None
     _echo_json(fields)
+
+
+# --- database schema ---------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Schema migrations of the store (Alembic)."""
+
+
+def _migration_failure(action: str, exc: Exception) -> click.ClickException:
+    return click.ClickException(f"{action} failed: {exc}")
+
+
+@db.command("upgrade")
+@config_option
+def db_upgrade(config_path: str | None) -> None:
+    """Bring the database to the newest schema; databases from earlier releases are recognised."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from connector import db_migrate
+
+    url = _load(config_path).database_url
+    try:
+        result = db_migrate.upgrade(url)
+    except (db_migrate.MigrationError, CommandError, SQLAlchemyError) as exc:
+        raise _migration_failure("db upgrade", exc) from None
+    if result.adopted is not None:
+        click.echo(f"no migration history: the tables match {result.adopted}, stamped there")
+    if result.changed:
+        click.echo(f"upgraded {db_migrate.redact(url)}: {result.before or 'empty'} -> {result.after}")
+    else:
+        click.echo(f"{db_migrate.redact(url)} is already at {result.after} (head)")
+
+
+@db.command("current")
+@config_option
+def db_current(config_path: str | None) -> None:
+    """Print the database's schema revision and whether it is the newest."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from connector import db_migrate
+
+    url = _load(config_path).database_url
+    try:
+        found = db_migrate.status(url)
+    except (db_migrate.MigrationError, SQLAlchemyError) as exc:
+        raise _migration_failure("db current", exc) from None
+    notes = {
+        "current": "(head)",
+        "behind": f"(behind head {found.head}: run `ventanilla db upgrade`)",
+        "fresh": f"(empty database: created at {found.head} on first use)",
+        "unversioned": "(created by an earlier release: run `ventanilla db upgrade`)",
+        "unknown": f"(unknown to this release, whose head is {found.head})",
+    }
+    click.echo(f"{found.current or 'none'} {notes[found.state]}")
+
+
+def _require_current_schema(config_path: str | None) -> None:
+    """Stop ``serve`` on a database behind the migrations, before anything touches it."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from connector import db_migrate
+
+    try:
+        db_migrate.ensure_current(_load(config_path).database_url)
+    except db_migrate.MigrationError as exc:
+        raise click.ClickException(str(exc)) from None
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"cannot read the database schema: {exc}") from None

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, select
 
 from connector.db import READ_ONLY, make_engine
 from connector.model import utcnow
-from connector.schema import audit_log, metadata
+from connector.schema import audit_log
 
 
 class StoreBase:
@@ -39,8 +39,14 @@ class StoreBase:
             yield conn
 
     def create_schema(self) -> None:
-        """Create missing tables (idempotent)."""
-        metadata.create_all(self.engine)
+        """Create missing tables (idempotent); a fresh database is stamped at the newest migration.
+
+        A database behind the migrations is left alone: ``ventanilla db upgrade`` brings it up.
+        """
+        from connector.db_migrate import prepare_schema
+
+        with self.write() as conn:
+            prepare_schema(conn)
 
     def dispose(self) -> None:
         self.engine.dispose()
