@@ -34,6 +34,7 @@ FUNCTION_CATEGORIES: tuple[str, ...] = (
     "openers", "greetings", "sarcasm", "people", "mishaps",
     "courtesy", "laughter", "softeners", "announcements", "medicines", "med_errors",
     "impostors", "secrets", "money_moves", "not_mine", "identity", "unasked",
+    "documents", "exposed", "water", "electrics",
 )  # fmt: skip
 # Supplements merged into ``<language>.yaml``: ``<language>.broad.yaml`` holds broad word
 # families (inflections, regional synonyms, typos, text-speak) kept apart from the core list.

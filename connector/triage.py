@@ -376,13 +376,16 @@ def _asks(text: str, tokens: Sequence[Token], hits: Sequence[Hit]) -> bool:
 # Word lists that are harmless alone and a hazard together: someone vulnerable (a baby, a
 # driver on the road, a hand) and a physical mishap; a medicine and a mix-up; someone
 # contacting the customer and a secret or fee asked for (phishing); a money movement the
-# customer did not make (fraud); someone acting in the customer's name (identity theft).
+# customer did not make (fraud); someone acting in the customer's name (identity theft);
+# identity documents lost or left exposed; water near anything electrical.
 HAZARD_PAIRS: tuple[tuple[str, str], ...] = (
     ("people", "mishaps"),
     ("medicines", "med_errors"),
     ("impostors", "secrets"),
     ("money_moves", "not_mine"),
     ("identity", "unasked"),
+    ("documents", "exposed"),
+    ("water", "electrics"),
 )
 
 

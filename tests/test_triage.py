@@ -707,3 +707,21 @@ def test_fraud_and_runaway_vehicles_are_safety(language: str, text: str) -> None
 )
 def test_the_frames_need_both_halves(language: str, text: str) -> None:
     assert analyze_text(text, language).nature != "safety"
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        (
+            "en",
+            "the courier left the envelope with my new passport on the doorstep, anyone could have taken it",
+        ),
+        ("es", "me dejaron el sobre con el pasaporte en el buzón abierto del portal"),
+        ("en", "dishwasher leaking since install and the puddle reaches the extension lead"),
+        ("es", "la nevera gotea y el agua llega a la regleta de la cocina"),
+        ("en", "the lift doors closed on my grandad twice, he uses a walker"),
+        ("es", "a la trona se le sueltan las piezas y mi nena casi se atraganta con una"),
+    ],
+)
+def test_documents_exposed_water_near_electrics_and_people_hurt_are_safety(language: str, text: str) -> None:
+    assert analyze_text(text, language).nature == "safety"
