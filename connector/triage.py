@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from connector.classifier_plugin import plugin_nature
-from connector.config import PriorityMatrix, TriageSettings
+from connector.config import TriageSettings
 from connector.engagement import engagement_label, engagement_reach, spreading
 from connector.language import (
     MIN_EVIDENCE,
@@ -49,6 +49,15 @@ from connector.lexicon import (
 from connector.model import Customer, Interaction, Triage, utcnow
 from connector.pii import pii_types
 from connector.sla import due_at
+from connector.triage_scores import (
+    HIGH_INFLUENCE,
+    choose_channel,
+    choose_priority,
+    influence_score,
+    reach_label,
+    risk_score,
+    value_score,
+)
 
 # Lexicon loading and matching live in connector.lexicon; their names stay importable from here.
 __all__ = [
@@ -77,7 +86,6 @@ __all__ = [
     "value_score",
 ]
 
-PUBLIC_KINDS = frozenset({"comment", "mention", "post", "review"})
 FALLBACK_LEXICON = "en"
 # Nature and sentiment read the start of very long texts only (PII is checked in full):
 # the first screens of a review say what it is about, and matching cost grows with length.
@@ -189,24 +197,6 @@ MAX_PATTERN_SCORE = 0.9
 # Ties between equally scored natures: a repair that did not fix it is after-sales.
 TIE_ORDER = {"after_sales": 1.0}
 MAX_EXPLAINED_TERMS = 3
-# Influence: log10 of followers over this ceiling (10**6 followers → 1.0).
-INFLUENCE_LOG_CEILING = 6.0
-VERIFIED_BONUS = 0.2
-HIGH_INFLUENCE = 0.5
-# Value: scores for the configured tiers, highest threshold first.
-VALUE_TIER_SCORES = (1.0, 0.6)
-VALUE_LOW_POSITIVE = 0.3
-VALUE_UNKNOWN = 0.2
-HIGH_VALUE = VALUE_TIER_SCORES[0]
-# Risk: nature severity dominates; negativity, spread and legal threats add to it.
-RISK_SEVERITY_WEIGHT = 0.6
-RISK_NEGATIVE_WEIGHT = 0.25
-RISK_SPREAD_BONUS = 0.2
-RISK_ESCALATION_BONUS = 0.15
-# Priority: weighted score, then floors and caps by nature.
-LOWEST_PRIORITY = 4
-CRISIS_FLOOR = 2
-PRAISE_CAP_HIGH_VALUE = 3
 DEFAULT_SLA_HOURS = {"P1": 1.0, "P2": 4.0, "P3": 24.0, "P4": 72.0}
 
 _CONTENT_CATEGORIES = frozenset({*NATURES, "negative", "positive", "idioms"})
@@ -465,8 +455,12 @@ def _softened_gripe(reading: _Reading, hits: Iterable[Hit]) -> bool:
     warm = any(h.term.category in ("praise", "positive") and h.start not in reading.negated for h in before)
     gripes = [h for h in reading.content if h.term.category in (*COMPLAINT_NATURES, "negative")]
     soft = any(h.term.category == "softeners" and h.start > cut for h in hits)
-    return warm and soft and bool(gripes) and all(h in after for h in gripes) and not any(
-        h.term.category == "safety" for h in reading.content
+    return (
+        warm
+        and soft
+        and bool(gripes)
+        and all(h in after for h in gripes)
+        and not any(h.term.category == "safety" for h in reading.content)
     )
 
 
@@ -673,69 +667,7 @@ def analyze_text(
     )
 
 
-# ---------------------------------------------------------------- who said it, and how urgent
-
-
-def influence_score(followers: int | None, verified: bool) -> float:
-    """Return reach in [0, 1]: log10 of followers (10**6 → 1.0), plus a bonus for verified."""
-    reach = math.log10(1 + max(followers or 0, 0)) / INFLUENCE_LOG_CEILING
-    return round(min(1.0, reach + (VERIFIED_BONUS if verified else 0.0)), 3)
-
-
-def value_score(customer: Customer | None, tiers: Mapping[str, float]) -> tuple[float, str]:
-    """Return the customer's value in [0, 1] and a label for the explanation."""
-    if customer is None or customer.value is None:
-        return VALUE_UNKNOWN, "unknown customer"
-    ranked = sorted(tiers.items(), key=lambda item: item[1], reverse=True)
-    for rank, (name, threshold) in enumerate(ranked):
-        if customer.value >= threshold:
-            return VALUE_TIER_SCORES[min(rank, len(VALUE_TIER_SCORES) - 1)], f"{name} customer"
-    if customer.value > 0:
-        return VALUE_LOW_POSITIVE, "low-value customer"
-    return VALUE_UNKNOWN, "customer without value"
-
-
-def risk_score(severity: float, sentiment_score: float, spread: bool, escalation: bool) -> float:
-    """Return risk in [0, 1] from the nature's severity, negativity, spread and legal threats."""
-    risk = RISK_SEVERITY_WEIGHT * severity + RISK_NEGATIVE_WEIGHT * max(0.0, -sentiment_score)
-    risk += (RISK_SPREAD_BONUS if spread else 0.0) + (RISK_ESCALATION_BONUS if escalation else 0.0)
-    return round(min(1.0, risk), 3)
-
-
-def choose_priority(
-    nature: str,
-    risk: float,
-    influence: float,
-    value: float,
-    crisis: bool,
-    matrix: PriorityMatrix | None = None,
-) -> str:
-    """Turn risk, influence and value into P1..P4 through the matrix, then apply the floors.
-
-    A safety report is P1 whatever the matrix says; a crisis is at least P2; praise waits
-    (P4) unless it comes from a top customer (P3).
-    """
-    matrix = matrix or PriorityMatrix()
-    level = int(matrix.priority({"risk": risk, "influence": influence, "value": value})[1])
-    if nature == "praise":
-        level = max(level, PRAISE_CAP_HIGH_VALUE if value >= HIGH_VALUE else LOWEST_PRIORITY)
-    if nature == "safety":
-        level = 1
-    elif crisis:
-        level = min(level, CRISIS_FLOOR)
-    return f"P{level}"
-
-
-def choose_channel(kind: str, pii: Sequence[str]) -> str:
-    """Say where the conversation continues: private for DMs and for PII left in public."""
-    return "private" if kind not in PUBLIC_KINDS or pii else "public"
-
-
-def _format_count(count: int) -> str:
-    for divisor, suffix in ((1_000_000, "M"), (1_000, "k")):
-        if count >= divisor:
-            return f"{count / divisor:.1f}".removesuffix(".0") + suffix
-    return str(count)
+# ---------------------------------------------------------------- explanation
 
 
 _SENTIMENT_WORDS = {"neg": "negative", "neu": "neutral", "pos": "positive"}
@@ -756,12 +688,6 @@ def explain(
     if text.pii:
         parts.append(f"PII: {'/'.join(text.pii)} → {channel}")
     return ", ".join(parts)
-
-
-def _reach_label(followers: int | None, verified: bool, engagement: str | None = None) -> str:
-    label = "followers unknown" if followers is None else f"{_format_count(followers)} followers"
-    label = f"{label}, verified" if verified else label
-    return f"{label}, {engagement}" if engagement else label
 
 
 def _analyze(
@@ -852,7 +778,7 @@ def triage_interaction(
         explanation=explain(
             priority,
             text,
-            _reach_label(author.followers_count, author.verified, engagement_label(engagement)),
+            reach_label(author.followers_count, author.verified, engagement_label(engagement)),
             value_label,
             crisis,
             channel,
