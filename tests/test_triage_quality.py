@@ -3,7 +3,8 @@
 ``tests/fixtures/triage/*.jsonl`` (dev) and ``holdout/`` (a second writer) were used to
 tune the lexicons; ``blind/`` (a third writer) was unseen until round 3, then its misses were
 studied for general word families; ``train/`` holds extra texts written to check that a new
-family reaches past the line that motivated it (new sectors and voices, text-speak).
+family reaches past the line that motivated it (new sectors and voices, text-speak);
+``blind2/`` and ``blind3/`` were measured once, then studied; ``blind4/`` has never been tuned on.
 Thresholds sit a little under the measured numbers (see the issue notes): they catch
 regressions, they are not a claim of accuracy on every customer's words.
 """
@@ -52,6 +53,11 @@ def train() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
+def blind4() -> dict[str, Any]:
+    return _evaluate(FIXTURES / "blind4" / "es.jsonl", FIXTURES / "blind4" / "en.jsonl").metrics()
+
+
+@pytest.fixture(scope="module")
 def blind3() -> dict[str, Any]:
     return _evaluate(FIXTURES / "blind3" / "es.jsonl", FIXTURES / "blind3" / "en.jsonl").metrics()
 
@@ -82,8 +88,9 @@ def test_personal_data_is_found_with_at_most_one_false_alarm(
     train: dict[str, Any],
     blind2: dict[str, Any],
     blind3: dict[str, Any],
+    blind4: dict[str, Any],
 ) -> None:
-    for metrics in (dev, holdout, blind, train, blind2, blind3):
+    for metrics in (dev, holdout, blind, train, blind2, blind3, blind4):
         assert metrics["pii_items_missed"] == 0
         assert metrics["pii_false_alarms"] <= 1
 
@@ -127,6 +134,14 @@ def test_quality_on_the_fifth_writers_set(blind3: dict[str, Any]) -> None:
     assert blind3["safety_missed"] == [] and blind3["safety_below_p1"] == []
 
 
+def test_quality_on_the_untouched_sixth_writers_set(blind4: dict[str, Any]) -> None:
+    assert blind4["total"] >= 120
+    assert blind4["nature_accuracy"] >= BLIND4["nature"]
+    assert blind4["sentiment_accuracy"] >= BLIND4["sentiment"]
+    assert blind4["priority_clear_accuracy"] >= BLIND4["priority"]
+    assert blind4["safety_missed"] == [] and blind4["safety_below_p1"] == []
+
+
 def test_quality_on_the_extra_training_texts(train: dict[str, Any]) -> None:
     assert train["total"] >= 180
     assert train["nature_accuracy"] >= TRAIN["nature"]
@@ -157,3 +172,7 @@ BLIND2 = {"nature": 0.85, "sentiment": 0.88, "priority": 0.90}
 # Round 5 studied its safety misses (documents exposed, water near electrics, more people and
 # mishaps); now 77.5 % nature and 26/26 safety.
 BLIND3 = {"nature": 0.75, "sentiment": 0.85, "priority": 0.88}
+# blind4/ (a sixth writer, 120 texts, "a typical week of a brand's inbox") was measured after
+# round 5 and NEVER tuned on: nature 83.3 %, sentiment 91.7 %, priority 93.9 %, safety 20/20,
+# personal data all found with no false alarm on 80 texts. Keep it unread when tuning.
+BLIND4 = {"nature": 0.81, "sentiment": 0.89, "priority": 0.91}
