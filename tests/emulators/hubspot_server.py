@@ -71,12 +71,18 @@ class _OptionalTlsServer(_Server):
 class LocalServer:
     """Serve an emulator on ``http(s)://127.0.0.1:<free port>``."""
 
-    def __init__(self, emulator: Emulator, context: ssl.SSLContext | None = None) -> None:
-        self._server = _OptionalTlsServer(emulator, context)
+    server_class: type[_OptionalTlsServer] = _OptionalTlsServer
+    poll_interval_s = 0.05
+
+    def __init__(self, emulator: Emulator, context: ssl.SSLContext | None = None, port: int = 0) -> None:
+        self._server = self.server_class(emulator, context, port)
         self.port = int(self._server.server_address[1])
         self.url = f"{'https' if context else 'http'}://127.0.0.1:{self.port}"
         self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name=f"hubspot-{self.port}", daemon=True
+            target=self._server.serve_forever,
+            args=(self.poll_interval_s,),
+            name=f"emulator-{self.port}",
+            daemon=True,
         )
 
     def start(self) -> None:

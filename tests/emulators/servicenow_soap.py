@@ -83,7 +83,7 @@ class ServiceNowSoapEmulator(LocalEmulator):
 
     def start(self) -> Self:
         server = SoapServer(self, self.tls.server_context() if self.tls else None, self.port)
-        self._server = server  # type: ignore[assignment]  # same start/stop/url surface as LocalServer
+        self._server = server
         self.base_url = server.url
         server.start()
         return self

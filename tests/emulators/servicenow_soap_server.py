@@ -6,14 +6,12 @@ a ``SoapRequest`` log entry that knows the operation, and an optional fixed port
 from __future__ import annotations
 
 import json
-import ssl
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.emulators.https_server import Emulator, LoggedRequest, Reply, _Handler
-from tests.emulators.hubspot_server import _OptionalTlsServer
+from tests.emulators.https_server import LoggedRequest, Reply, _Handler
+from tests.emulators.hubspot_server import LocalServer, _OptionalTlsServer
 
 
 @dataclass
@@ -89,22 +87,8 @@ class _SoapServer(_OptionalTlsServer):
     handler_class = _SoapHandler
 
 
-class SoapServer:
-    """Serve an emulator on ``http(s)://127.0.0.1:<port>`` (port 0: a free one)."""
+class SoapServer(LocalServer):
+    """Serve an emulator on ``http(s)://127.0.0.1:<port>`` (port 0: a free one), streaming answers."""
 
-    def __init__(self, emulator: Emulator, context: ssl.SSLContext | None = None, port: int = 0) -> None:
-        self._server = _SoapServer(emulator, context, port)
-        self.port = int(self._server.server_address[1])
-        self.url = f"{'https' if context else 'http'}://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.01,), name=f"servicenow-{self.port}", daemon=True
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.close_connections()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+    server_class = _SoapServer
+    poll_interval_s = 0.01
