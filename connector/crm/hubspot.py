@@ -42,7 +42,7 @@ from connector.crm.hubspot_client import HubSpotClient, RefusedError
 from connector.crm.hubspot_customers import CustomerFinder
 from connector.crm.hubspot_records import NewNote, NoteWriter, Outcome, match_results, write_batch
 from connector.crm.hubspot_settings import HubSpotSettings
-from connector.crm.matching import marker_for
+from connector.crm.matching import followup_lines, marker_for
 from connector.model import Customer, StatusChange, TicketRef, parse_datetime
 from connector.store import Store
 from mappings import Mapping
@@ -62,17 +62,10 @@ TEXT_LIMIT = 10_000
 
 def note_body(followup: FollowUp) -> str:
     """Who said what, where, as HTML paragraphs (notes are rich text), ending with the marker."""
-    item = followup.interaction
-    author = item.author
-    who = f"@{author.handle.lstrip('@')}" if author.handle else author.display_name or author.platform_user_id
-    text = followup.text or f"({item.kind} without text)"
-    if len(text) > TEXT_LIMIT:
-        text = text[: TEXT_LIMIT - 1] + "…"
-    lines = [f"{who} on {item.platform} ({item.kind}, {item.created_at:%Y-%m-%d %H:%M} UTC):", text]
-    if item.permalink:
-        lines.append(item.permalink)
-    lines.append(marker_for(item))
-    return "".join(f"<p>{html.escape(line).replace(chr(10), '<br>')}</p>" for line in lines)
+    return "".join(
+        f"<p>{html.escape(line).replace(chr(10), '<br>')}</p>"
+        for line in followup_lines(followup, TEXT_LIMIT)
+    )
 
 
 def hubspot_time(moment: datetime) -> str:

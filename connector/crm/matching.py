@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
-from connector.crm.base import IdentifyRequest
+from connector.crm.base import FollowUp, IdentifyRequest
 from connector.crm.local import normalize_handle, normalize_phone
 from connector.model import Interaction
+
+
+def followup_lines(followup: FollowUp, text_limit: int) -> list[str]:
+    """Who said what, where and when, then the link and the marker line: a follow-up as a desk keeps it."""
+    item = followup.interaction
+    author = item.author
+    who = f"@{author.handle.lstrip('@')}" if author.handle else author.display_name or author.platform_user_id
+    text = followup.text or f"({item.kind} without text)"
+    if len(text) > text_limit:
+        text = text[: text_limit - 1] + "…"
+    lines = [f"{who} on {item.platform} ({item.kind}, {item.created_at:%Y-%m-%d %H:%M} UTC):", text]
+    if item.permalink:
+        lines.append(item.permalink)
+    lines.append(marker_for(item))
+    return lines
 
 
 def marker_for(item: Interaction) -> str:

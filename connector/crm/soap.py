@@ -25,7 +25,7 @@ from connector.crm.base import (
     TicketDraft,
 )
 from connector.crm.batching import chunked
-from connector.crm.matching import marker_for
+from connector.crm.matching import followup_lines
 from connector.crm.soap_client import SCALAR, Row, SoapClient, text_of
 from connector.crm.soap_customers import LOOKUP_CHUNK, SoapCustomerFinder
 from connector.crm.soap_settings import SoapSettings
@@ -43,17 +43,7 @@ TEXT_LIMIT = 30_000
 
 def journal_text(followup: FollowUp) -> str:
     """Who said what, where and when, ending with the marker line that names the interaction."""
-    item = followup.interaction
-    author = item.author
-    who = f"@{author.handle.lstrip('@')}" if author.handle else author.display_name or author.platform_user_id
-    text = followup.text or f"({item.kind} without text)"
-    if len(text) > TEXT_LIMIT:
-        text = text[: TEXT_LIMIT - 1] + "…"
-    lines = [f"{who} on {item.platform} ({item.kind}, {item.created_at:%Y-%m-%d %H:%M} UTC):", text]
-    if item.permalink:
-        lines.append(item.permalink)
-    lines.append(marker_for(item))
-    return "\n".join(lines)
+    return "\n".join(followup_lines(followup, TEXT_LIMIT))
 
 
 def wire_value(value: Any) -> str:
