@@ -14,7 +14,7 @@ from werkzeug.test import TestResponse
 from connector.model import InboundBatch, Interaction
 from connector.schema import audit_log, interactions, outbox, raw_events
 from connector.store import Store
-from tests.conftest import GENERIC_SECRET, GENERIC_SOURCE, META_APP_SECRET, X_CONSUMER_SECRET
+from tests.conftest import GENERIC_SECRET, GENERIC_SOURCE, META_APP_SECRET, X_BRAND_IDS, X_CONSUMER_SECRET
 from webhooks.signatures import sign_meta, sign_standard_webhook, sign_x
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -138,3 +138,26 @@ def summarize_batch(batch: InboundBatch) -> dict[str, Any]:
         "removals": [(r.platform, r.external_id, r.occurred_at.isoformat()) for r in batch.removals],
         "ignored": list(batch.ignored),
     }
+
+
+def x_delivery(
+    tweet_id: str, text: str, user_id: str, screen_name: str, reply_to: str | None = None
+) -> bytes:
+    """An X Account Activity delivery with one tweet to the brand."""
+    return compact(
+        {
+            "for_user_id": X_BRAND_IDS[0],
+            "tweet_create_events": [
+                {
+                    "created_at": "Mon Nov 23 09:30:00 +0000 2026",
+                    "id_str": tweet_id,
+                    "text": text,
+                    "in_reply_to_status_id_str": reply_to,
+                    "in_reply_to_user_id_str": X_BRAND_IDS[0],
+                    "user": {"id_str": user_id, "name": f"{screen_name} name", "screen_name": screen_name},
+                    "lang": "en",
+                    "timestamp_ms": str(1795426200000 + int(tweet_id[-3:]) * 1000),
+                }
+            ],
+        }
+    )

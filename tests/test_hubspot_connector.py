@@ -40,7 +40,8 @@ from tests.emulators.hubspot import HubSpotEmulator
 from tests.emulators.tls import TlsMaterial, make_tls
 from tests.hubspot_support import CLIENT_SECRET, TOKEN, bodies, connection, connector, paths
 from tests.salesforce_support import draft, interaction
-from tests.signing import compact, post_x
+from tests.signing import post_x
+from tests.signing import x_delivery as tweet
 from webhooks import create_app
 from webhooks.hubspot_signature import sign_hubspot_v3
 
@@ -829,27 +830,6 @@ def test_live_validation_reads_the_property_definitions(tmp_path: Path, emulator
 
 
 # --- the whole loop ------------------------------------------------------------------------------
-
-
-def tweet(tweet_id: str, text: str, user_id: str, screen_name: str, reply_to: str | None = None) -> bytes:
-    """An X Account Activity delivery with one tweet to the brand."""
-    return compact(
-        {
-            "for_user_id": X_BRAND_IDS[0],
-            "tweet_create_events": [
-                {
-                    "created_at": "Mon Nov 23 09:30:00 +0000 2026",
-                    "id_str": tweet_id,
-                    "text": text,
-                    "in_reply_to_status_id_str": reply_to,
-                    "in_reply_to_user_id_str": X_BRAND_IDS[0],
-                    "user": {"id_str": user_id, "name": f"{screen_name} name", "screen_name": screen_name},
-                    "lang": "en",
-                    "timestamp_ms": str(1795426200000 + int(tweet_id[-3:]) * 1000),
-                }
-            ],
-        }
-    )
 
 
 def hubspot_desk_config(tmp_path: Path, emulator: HubSpotEmulator, **overrides: Any) -> dict[str, Any]:

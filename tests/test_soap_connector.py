@@ -43,7 +43,8 @@ from tests.emulators.servicenow_soap import ServiceNowSoapEmulator
 from tests.emulators.servicenow_soap_schema import load_table
 from tests.emulators.tls import make_tls
 from tests.salesforce_support import draft, interaction
-from tests.signing import compact, post_x
+from tests.signing import post_x
+from tests.signing import x_delivery as tweet
 from tests.soap_support import PASSWORD, connection, connector, seed_person, start_emulator
 from webhooks import create_app
 
@@ -340,26 +341,6 @@ def test_polling_reads_our_changed_incidents_page_by_page(
 
 
 # --- the whole loop --------------------------------------------------------------------------
-
-
-def tweet(tweet_id: str, text: str, user_id: str, screen_name: str, reply_to: str | None = None) -> bytes:
-    return compact(
-        {
-            "for_user_id": X_BRAND_IDS[0],
-            "tweet_create_events": [
-                {
-                    "created_at": "Mon Nov 23 09:30:00 +0000 2026",
-                    "id_str": tweet_id,
-                    "text": text,
-                    "in_reply_to_status_id_str": reply_to,
-                    "in_reply_to_user_id_str": X_BRAND_IDS[0],
-                    "user": {"id_str": user_id, "name": f"{screen_name} name", "screen_name": screen_name},
-                    "lang": "en",
-                    "timestamp_ms": str(1795426200000 + int(tweet_id[-3:]) * 1000),
-                }
-            ],
-        }
-    )
 
 
 def soap_config(tmp_path: Path, emulator: ServiceNowSoapEmulator, **overrides: Any) -> dict[str, Any]:
