@@ -124,17 +124,23 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    # What each request is logged as; an emulator with a richer log entry names its own.
+    entry_class: type[LoggedRequest] = LoggedRequest
+
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         headers = {k.lower(): v for k, v in self.headers.items()}
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
-        entry = LoggedRequest(self.command, parts.path, query, headers, raw)
+        entry = self.entry_class(self.command, parts.path, query, headers, raw)
         reply = self.server.emulator.serve(entry)
         if reply.drop:
             self.close_connection = True
             return
         entry.status = reply.status
+        self.write_reply(reply)
+
+    def write_reply(self, reply: Reply) -> None:
         payload = (
             reply.raw
             if reply.raw is not None

@@ -5,10 +5,8 @@ a ``SoapRequest`` log entry that knows the operation, and an optional fixed port
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlsplit
 
 from tests.emulators.https_server import LoggedRequest, Reply, _Handler
 from tests.emulators.hubspot_server import LocalServer, _OptionalTlsServer
@@ -39,33 +37,13 @@ class StreamReply(Reply):
 
 
 class _SoapHandler(_Handler):
-    def do_GET(self) -> None:
-        parts = urlsplit(self.path)
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        query = dict(parse_qsl(parts.query, keep_blank_values=True))
-        entry = SoapRequest(self.command, parts.path, query, headers, raw)
-        reply = self.server.emulator.serve(entry)
-        if reply.drop:
-            self.close_connection = True
-            return
-        entry.status = reply.status
+    entry_class = SoapRequest
+
+    def write_reply(self, reply: Reply) -> None:
         if isinstance(reply, StreamReply):
             self._stream(reply)
-            return
-        payload = reply.raw if reply.raw is not None else b""
-        if reply.raw is None and reply.body is not None:
-            payload = json.dumps(reply.body).encode()
-            reply.headers.setdefault("Content-Type", "application/json")
-        self.send_response(reply.status)
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
-
-    do_POST = do_PATCH = do_DELETE = do_PUT = do_HEAD = do_GET
+        else:
+            super().write_reply(reply)
 
     def _stream(self, reply: StreamReply) -> None:
         self.send_response(reply.status)
