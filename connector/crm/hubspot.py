@@ -42,7 +42,7 @@ from connector.crm.hubspot_client import HubSpotClient, RefusedError
 from connector.crm.hubspot_customers import CustomerFinder
 from connector.crm.hubspot_records import NewNote, NoteWriter, Outcome, match_results, write_batch
 from connector.crm.hubspot_settings import HubSpotSettings
-from connector.crm.matching import followup_lines, marker_for
+from connector.crm.matching import followup_lines, marker_for, wire_value
 from connector.model import Customer, StatusChange, TicketRef, parse_datetime
 from connector.store import Store
 from mappings import Mapping
@@ -71,13 +71,6 @@ def note_body(followup: FollowUp) -> str:
 def hubspot_time(moment: datetime) -> str:
     """``2026-11-23T09:00:00.000Z``: the form HubSpot writes datetimes in."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def wire_value(value: Any) -> str:
-    """Property values are strings on the wire (booleans in lower case)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 class HubSpotConnector:

@@ -64,3 +64,10 @@ def query_values(strategy: str, request: IdentifyRequest) -> list[str]:
         raw = [p.strip() for p in request.phones]
         return list(dict.fromkeys([*raw, *("".join(c for c in p if c.isdigit()) for p in raw)]))
     return author_values(strategy, request)
+
+
+def wire_value(value: object) -> str:
+    """Field values go to desks as text, booleans in lower case (zeep and HubSpot convert the rest)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -25,7 +25,7 @@ from connector.crm.base import (
     TicketDraft,
 )
 from connector.crm.batching import chunked
-from connector.crm.matching import followup_lines
+from connector.crm.matching import followup_lines, wire_value
 from connector.crm.soap_client import SCALAR, Row, SoapClient, text_of
 from connector.crm.soap_customers import LOOKUP_CHUNK, SoapCustomerFinder
 from connector.crm.soap_settings import SoapSettings
@@ -44,13 +44,6 @@ TEXT_LIMIT = 30_000
 def journal_text(followup: FollowUp) -> str:
     """Who said what, where and when, ending with the marker line that names the interaction."""
     return "\n".join(followup_lines(followup, TEXT_LIMIT))
-
-
-def wire_value(value: Any) -> str:
-    """Values go as text (booleans in lower case); zeep converts them to the WSDL's types."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 class SoapConnector:
