@@ -200,7 +200,8 @@ class _TriageGroup(click.Group):
 
 @main.group(cls=_TriageGroup)
 def triage() -> None:
-    """Triage a JSON Lines file (`triage FILE --json`), or measure it against labels (`triage eval FILE`).
+    """Triage a JSON Lines file (`triage FILE --json`), measure it against labels (`triage eval FILE`),
+    or train the nature model on labelled files (`triage train DIR --out FILE`).
 
     Each line is the generic endpoint's body, optionally with ``customer: {"value", "tier"}``
     and, for ``eval``, ``label: {"nature", "sentiment", "pii", "priority", "clear", "language"}``.
@@ -286,6 +287,46 @@ def triage_eval(config_path: str | None, file: Path, as_json: bool) -> None:
             click.echo(line)
     if bad:
         click.echo(f"{bad} line(s) skipped", err=True)
+        sys.exit(1)
+
+
+@triage.command("train")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The model file to write (.npz); name it in triage.nature_model.",
+)
+@click.option(
+    "--exclude", multiple=True, metavar="FOLDER", help="Skip files under a folder of this name (repeatable)."
+)
+def triage_train(paths: tuple[Path, ...], out: Path, exclude: tuple[str, ...]) -> None:
+    """Train the nature model on labelled JSON Lines files, or folders of them (read recursively).
+
+    The lines are the ones `triage eval` reads. Measure a model on lines it was not trained
+    on: `--exclude` a folder, then `triage eval` it with triage.nature_model set to --out.
+    """
+    from connector.nature_model import NatureModelError, save, train
+    from connector.nature_training import read_training_data
+
+    data = read_training_data(paths, exclude)
+    for error in data.errors:
+        click.echo(error, err=True)
+    if not data.lines:
+        raise click.ClickException("no labelled line found (each needs label.nature)")
+    click.echo(f"training on {len(data.lines)} labelled lines from {len(data.files)} file(s)…", err=True)
+    try:
+        model = train(data.examples())
+    except NatureModelError as exc:
+        raise click.ClickException(str(exc)) from None
+    save(model, out)
+    per_nature = ", ".join(f"{nature} {count}" for nature, count in model.info["per_nature"].items())
+    click.echo(f"wrote {out} ({out.stat().st_size // 1024} KiB): {per_nature}")
+    if data.unlabelled:
+        click.echo(f"{data.unlabelled} line(s) without label.nature skipped", err=True)
+    if data.errors:
+        click.echo(f"{len(data.errors)} bad line(s) skipped", err=True)
         sys.exit(1)
 
 

@@ -255,6 +255,13 @@ class TriageSettings(_Strict):
     terms_file: str | None = None
     #: A Python entry point (group ``ventanilla.classifiers``) replacing the nature classifier.
     classifier: str | None = None
+    #: The learned nature model that votes with the word lists: ``builtin`` (shipped), a file
+    #: written by ``ventanilla triage train`` (relative to the configuration file), or null.
+    nature_model: str | None = "builtin"
+    #: What the word lists' verdict adds to the model's probability of that nature.
+    rules_weight: float = Field(default=0.25, ge=0, le=1)
+    #: The model's probability of safety that is enough to say safety (lower misses less).
+    safety_threshold: float = Field(default=0.3, gt=0, le=1)
     priority_matrix: PriorityMatrix = Field(default_factory=PriorityMatrix)
     business_hours: BusinessHours | None = None
 
@@ -374,6 +381,9 @@ def config_from_dict(data: dict[str, Any], source: str = "<config>", base_dir: s
     if isinstance(triage, dict) and isinstance(triage.get("terms_file"), str):
         # Relative to the configuration file, like mappings: the file travels with it.
         triage["terms_file"] = str(Path(expanded["base_dir"]) / triage["terms_file"])
+    model = triage.get("nature_model") if isinstance(triage, dict) else None
+    if isinstance(triage, dict) and isinstance(model, str) and model != "builtin":
+        triage["nature_model"] = str(Path(expanded["base_dir"]) / model)
     try:
         return Config.model_validate(expanded)
     except ValidationError as exc:

@@ -33,9 +33,10 @@ class Runtime:
             self.connectors[desk.name] = self._connector(desk.name, desk.connector)
 
     def _check_triage_extensions(self) -> None:
-        """Load the brand's terms and the classifier plug-in now, so a typo stops start-up."""
+        """Load the brand's terms, nature model and classifier plug-in now, so a typo stops start-up."""
         from connector.classifier_plugin import ClassifierError, load_classifier
         from connector.lexicon import LexiconError, load_lexicon
+        from connector.nature_model import NatureModelError, load_model
         from connector.triage import brand_terms
 
         settings = self.config.triage
@@ -45,6 +46,11 @@ class Runtime:
                 load_lexicon(settings.default_language, (), terms)
         except LexiconError as exc:
             raise ConfigError(f"triage.terms_file: {exc}") from None
+        if settings.nature_model:
+            try:
+                load_model(settings.nature_model)
+            except NatureModelError as exc:
+                raise ConfigError(f"triage.nature_model: {exc}") from None
         if settings.classifier:
             try:
                 load_classifier(settings.classifier)

@@ -47,6 +47,7 @@ from connector.lexicon import (
     strip_modifiers,
 )
 from connector.model import Customer, Interaction, Triage, utcnow
+from connector.nature_model import ModelVote, load_model
 from connector.pii import pii_types
 from connector.sla import due_at
 from connector.triage_scores import (
@@ -217,6 +218,8 @@ class TextAnalysis:
     escalation_terms: tuple[str, ...]
     pii: tuple[str, ...]
     matched: int = 0
+    #: The learned model's probability of the chosen nature (None: word lists only).
+    model_probability: float | None = None
 
 
 # ---------------------------------------------------------------- reading the text
@@ -639,8 +642,12 @@ def analyze_text(
     language: str,
     also_safety_from: Sequence[str] = (),
     extra_terms: Mapping[str, Sequence[str]] | None = None,
+    vote: ModelVote | None = None,
 ) -> TextAnalysis:
-    """Read nature, sentiment, spread, legal threats and PII from ``text`` in ``language``."""
+    """Read nature, sentiment, spread, legal threats and PII from ``text`` in ``language``.
+
+    With ``vote``, the learned model and the word lists choose the nature together.
+    """
     lexicon = load_lexicon(
         language if lexicon_available(language) else FALLBACK_LEXICON, also_safety_from, extra_terms
     )
@@ -650,6 +657,11 @@ def analyze_text(
     reading = _read(tokens, hits)
     evidence = _evidence(text, reading, hits, lexicon)
     nature, nature_hits = _choose_nature(evidence, lexicon.rules)
+    probability = None
+    if vote is not None:
+        voted, probability = vote.decide(text, nature)
+        if voted != nature:
+            nature, nature_hits = voted, evidence.hits.get(voted, [])
     sentiment, score = _final_sentiment(nature, score_sentiment(text, reading, lexicon), evidence)
     terms = _quote(text, tokens, nature_hits) or (("?",) if nature == "question" else ())
     return TextAnalysis(
@@ -664,6 +676,7 @@ def analyze_text(
         escalation_terms=_quote(text, tokens, (h for h in hits if h.term.category == "escalation")),
         pii=pii_types(full_text),
         matched=len(reading.content),
+        model_probability=None if probability is None else round(probability, 2),
     )
 
 
@@ -677,8 +690,12 @@ def explain(
     priority: str, text: TextAnalysis, author_reach: str, value_label: str, crisis: bool, channel: str
 ) -> str:
     """Write the one-line reason an agent reads next to the priority."""
-    terms = ", ".join(f'"{t}"' for t in text.nature_terms)
-    nature = f"{text.nature} ({terms}{', negated' if text.negated else ''})" if terms else text.nature
+    reasons = [f'"{t}"' for t in text.nature_terms]
+    if reasons and text.negated:
+        reasons.append("negated")
+    if text.model_probability is not None:
+        reasons.append(f"model {text.model_probability:.2f}")
+    nature = f"{text.nature} ({', '.join(reasons)})" if reasons else text.nature
     parts = [f"{priority}: {nature}", _SENTIMENT_WORDS[text.sentiment], author_reach, value_label]
     if crisis:
         spread = ", ".join(f'"{t}"' for t in text.spread_terms)
@@ -700,11 +717,12 @@ def _analyze(
     """
     allowed, text = settings.languages, interaction.text
     language = resolve_language(interaction.language, text, allowed, settings.default_language)
-    first = analyze_text(text, language, allowed, extra_terms)
+    vote = model_vote(settings)
+    first = analyze_text(text, language, allowed, extra_terms, vote)
     tagged = primary_subtag(interaction.language) in allowed
     if tagged or max(language_evidence(text).values(), default=0.0) >= MIN_EVIDENCE:
         return first
-    others = [analyze_text(text, lang, allowed, extra_terms) for lang in allowed if lang != language]
+    others = [analyze_text(text, lang, allowed, extra_terms, vote) for lang in allowed if lang != language]
     return max([first, *others], key=lambda analysis: analysis.matched)
 
 
@@ -729,6 +747,13 @@ def brand_terms(settings: TriageSettings) -> dict[str, list[str]] | None:
     except OSError as exc:
         raise LexiconError(f"{path}: cannot read the brand's terms: {exc.strerror}") from None
     return _terms_file(str(path), mtime)
+
+
+def model_vote(settings: TriageSettings) -> ModelVote | None:
+    """The configured learned model with its voting weights (None: word lists only)."""
+    if not settings.nature_model:
+        return None
+    return ModelVote(load_model(settings.nature_model), settings.rules_weight, settings.safety_threshold)
 
 
 def triage_interaction(
