@@ -77,10 +77,11 @@ _REFERENCE_BEFORE = re.compile(
     r"devolucion|return|rma|transaccion|transaction|operacion|confirmacion|confirmation|"
     r"localizador|pnr|tracking|parte|aviso)"
     + _FILLER
-    # One qualifying word may follow ("orden de servicio 55-20931", "order id 5512"), unless
+    # One qualifying word may follow ("orden de servicio 55-20931", "order id 5512"), or the
+    # code's first group ("tracking JD0014 6672 9981"), unless
     # it announces a contact number ("pedido, mi móvil 612…" stays a phone).
     + r"(?:\s+(?!(?:movil|tel|telefono|telf|phone|mobile|cell|celular|whatsapp|contacto|contact|"
-    r"llamar|llama|llamen|call|text)\b)[a-z]{2,12}"
+    r"llamar|llama|llamen|call|text)\b)(?:[a-z]{2,12}|[a-z]{1,4}\d{1,10})"
     + _FILLER
     + r")?\s*$"
 )

@@ -56,6 +56,7 @@ def test_an_unknown_country_is_a_clear_error() -> None:
     ("text", "kinds"),
     [
         ("orden de servicio 55-20931, serie NB7731X0042", ()),
+        ("Tracking JD0014 6672 9981 @Pixelane", ()),  # a code in groups after its keyword
         ("work order 612 345 678 still open", ()),
         ("mi pedido, mi móvil 612 345 678", ("phone",)),
         ("order id 5512 and my cell 07700 900123", ("phone",)),
