@@ -225,6 +225,9 @@ _PHONE_CONTEXT = re.compile(
 )
 
 
+MEXICO = 52
+
+
 def _possible_phone(candidate: str, international: bool, regions: tuple[str, ...]) -> bool:
     """Ask phonenumbers whether ``candidate`` can be a number in one of ``regions``.
 
@@ -239,6 +242,10 @@ def _possible_phone(candidate: str, international: bool, regions: tuple[str, ...
             parsed = phonenumbers.parse(normalized, None)
         except phonenumbers.NumberParseException:
             return False
+        if parsed.country_code == MEXICO and str(parsed.national_number).startswith("1"):
+            # Mexican mobiles are still written with the "1" dropped from the plan in 2019
+            # ("+52 1 55 7293 0418"); phonenumbers knows only the current form.
+            parsed.national_number = int(str(parsed.national_number)[1:] or 0)
         return bool(phonenumbers.is_possible_number_with_reason(parsed) == result)
     for region in regions:
         try:

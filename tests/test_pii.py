@@ -57,6 +57,7 @@ def test_an_unknown_country_is_a_clear_error() -> None:
     [
         ("orden de servicio 55-20931, serie NB7731X0042", ()),
         ("Tracking JD0014 6672 9981 @Pixelane", ()),  # a code in groups after its keyword
+        ("escríbeme al WhatsApp +52 1 55 7293 0418", ("phone",)),  # the old Mexican mobile "1"
         ("work order 612 345 678 still open", ()),
         ("mi pedido, mi móvil 612 345 678", ("phone",)),
         ("order id 5512 and my cell 07700 900123", ("phone",)),
