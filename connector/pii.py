@@ -78,10 +78,11 @@ _REFERENCE_BEFORE = re.compile(
     r"localizador|pnr|tracking|parte|aviso)"
     + _FILLER
     # One qualifying word may follow ("orden de servicio 55-20931", "order id 5512"), or the
-    # code's first group ("tracking JD0014 6672 9981"), unless
-    # it announces a contact number ("pedido, mi móvil 612…" stays a phone).
+    # code's first group ("tracking JD0014 6672 9981"), unless it announces a contact number
+    # ("pedido, mi móvil 612…" stays a phone) or a card, account or id ("one order. card 5121…").
     + r"(?:\s+(?!(?:movil|tel|telefono|telf|phone|mobile|cell|celular|whatsapp|contacto|contact|"
-    r"llamar|llama|llamen|call|text)\b)(?:[a-z]{2,12}|[a-z]{1,4}\d{1,10})"
+    r"llamar|llama|llamen|call|text|card|tarjeta|visa|mastercard|amex|iban|cuenta|account|"
+    r"dni|nie|nif|ssn|correo|email)\b)(?:[a-z]{2,12}|[a-z]{1,4}\d{1,10})"
     + _FILLER
     + r")?\s*$"
 )

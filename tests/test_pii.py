@@ -58,6 +58,8 @@ def test_an_unknown_country_is_a_clear_error() -> None:
         ("orden de servicio 55-20931, serie NB7731X0042", ()),
         ("Tracking JD0014 6672 9981 @Pixelane", ()),  # a code in groups after its keyword
         ("escríbeme al WhatsApp +52 1 55 7293 0418", ("phone",)),  # the old Mexican mobile "1"
+        ("one order. card 5121 7771 3349 4555 if that helps", ("payment_card",)),
+        ("solo hice un pedido. Tarjeta 2221 5341 6093 3500", ("payment_card",)),
         ("work order 612 345 678 still open", ()),
         ("mi pedido, mi móvil 612 345 678", ("phone",)),
         ("order id 5512 and my cell 07700 900123", ("phone",)),
