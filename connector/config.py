@@ -259,9 +259,9 @@ class TriageSettings(_Strict):
     #: written by ``ventanilla triage train`` (relative to the configuration file), or null.
     nature_model: str | None = "builtin"
     #: What the word lists' verdict adds to the model's probability of that nature.
-    rules_weight: float = Field(default=0.25, ge=0, le=1)
+    rules_weight: float = Field(default=0.1, ge=0, le=1)
     #: The model's probability of safety that is enough to say safety (lower misses less).
-    safety_threshold: float = Field(default=0.3, gt=0, le=1)
+    safety_threshold: float = Field(default=0.25, gt=0, le=1)
     priority_matrix: PriorityMatrix = Field(default_factory=PriorityMatrix)
     business_hours: BusinessHours | None = None
 

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from connector.cli import main
-from connector.config import ConfigError, config_from_dict
+from connector.config import ConfigError, TriageSettings, config_from_dict
 from connector.model import Author, Interaction
 from connector.nature_model import (
     BUILTIN_PATH,
@@ -238,3 +238,25 @@ def test_the_cli_reports_bad_lines_and_refuses_an_empty_training_set(tmp_path: P
         main, ["triage", "train", str(tmp_path / "empty.jsonl"), "--out", str(tmp_path / "e.npz")]
     )
     assert empty.exit_code == 1 and "no labelled line found" in empty.output
+
+
+@pytest.mark.parametrize(
+    ("text", "nature"),
+    [
+        ("Gracias, pero sigue sin funcionar", "product_failure"),  # short: the matched term weighs
+        ("Not bad at all, works great 👍", "praise"),
+        ("it does not work", "product_failure"),
+        ("my refund still hasn't arrived three weeks after you collected the sofa", "after_sales"),
+        ("2 hours on hold and nobody picks up, this is a joke", "complaint_handling"),
+        ("the battery barely lasts 3 hours, you advertised 10", "performance"),
+        ("you charged me twice for the same order", "pricing"),
+        ("what time do you open on sundays?", "question"),
+        ("the charger was too hot to touch and the plug has a brown mark", "safety"),
+        ("me llegó la lavadora con la puerta rota y nadie me da solución", "product_failure"),
+        ("el internet va lentísimo desde el cambio de tarifa, 20 megas de 600 contratados", "performance"),
+        ("mi hijo se cortó con el borde de la tapa del bote", "safety"),
+    ],
+)
+def test_the_default_triage_with_the_shipped_model(text: str, nature: str) -> None:
+    result = triage_interaction(_item(text), None, TriageSettings(), NOW)
+    assert result.nature == nature, result.explanation

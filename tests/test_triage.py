@@ -4,6 +4,10 @@ Policy choice under test: a negated safety term is still safety ("no es peligros
 "no danger?"). When in doubt we say safety, because a missed fire costs more than an
 agent's glance. Sentiment follows the labelling rules (tests/fixtures/triage/README.md):
 every complaint, safety included, reads negative however calmly it is worded.
+
+These tests pin the word lists (negation, sarcasm, contrast, hazard pairs), so the learned
+nature model is off here; the default, where it votes, is measured on the labelled sets in
+tests/test_triage_quality.py and its voting rules are tested in tests/test_nature_model.py.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from connector.triage import (
 )
 
 NOW = datetime(2025, 3, 17, 12, 0, tzinfo=UTC)
-SETTINGS = TriageSettings()
+SETTINGS = TriageSettings(nature_model=None)
 
 
 def make_interaction(
