@@ -26,14 +26,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-from scipy.sparse import hstack
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 
 from connector.lexicon import NATURES
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+# scikit-learn and SciPy are imported where they are used: they take a second or two to
+# import, which processes that never triage (the webhook app, most CLI commands) need not pay.
 
 BUILTIN = "builtin"
 BUILTIN_PATH = Path(__file__).parent / "models" / "nature.npz"
@@ -73,6 +76,8 @@ def normalize(text: str) -> str:
 
 
 def _vectorizers() -> tuple[TfidfVectorizer, TfidfVectorizer]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     chars = TfidfVectorizer(
         analyzer="char_wb", ngram_range=CHAR_NGRAMS, min_df=MIN_CHAR_DF, sublinear_tf=True
     )
@@ -93,6 +98,8 @@ class NatureModel:
 
     def probabilities(self, text: str) -> dict[str, float]:
         """The probability of each nature for ``text`` (they sum to 1)."""
+        from scipy.sparse import hstack
+
         folded = [normalize(text)]
         features = hstack([self.chars.transform(folded), self.words.transform(folded)]).tocsr()
         scores = np.asarray(features @ self.coef.T).ravel() + self.intercept
@@ -146,6 +153,9 @@ def train(examples: Sequence[tuple[str, str]], c: float = DEFAULT_C) -> NatureMo
             "training needs at least two natures with "
             f"{MIN_EXAMPLES_PER_NATURE}+ labelled lines each (have: {dict(sorted(counts.items()))})"
         )
+    from scipy.sparse import hstack
+    from sklearn.linear_model import LogisticRegression
+
     ordered = sorted(examples)
     texts = [normalize(text) for text, _ in ordered]
     chars, words = _vectorizers()
