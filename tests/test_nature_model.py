@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,6 @@ from click.testing import CliRunner
 
 from connector.cli import main
 from connector.config import ConfigError, TriageSettings, config_from_dict
-from connector.model import Author, Interaction
 from connector.nature_model import (
     BUILTIN_PATH,
     ModelVote,
@@ -28,8 +26,8 @@ from connector.nature_training import read_training_data
 from connector.runtime import Runtime
 from connector.triage import triage_interaction
 from tests.conftest import base_config
+from tests.triage_support import NOW, mention
 
-NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 FIXTURES = Path(__file__).parent / "fixtures" / "triage"
 # Sets kept out of the shipped model, so that tests/test_triage_quality.py measures it on
 # writers it has never read (Makefile: `make model`).
@@ -49,19 +47,6 @@ SMALL = [
     ("the heater sparked and burned my hand", "safety"),
     ("salió humo del cargador", "safety"),
 ]
-
-
-def _item(text: str) -> Interaction:
-    return Interaction(
-        platform="x",
-        kind="mention",
-        external_id="1",
-        thread_key="x:b:1",
-        brand_account_id="b",
-        author=Author("x", "u1", followers_count=150),
-        text=text,
-        created_at=NOW,
-    )
 
 
 def test_normalize_folds_case_accents_digits_handles_and_links() -> None:
@@ -162,10 +147,10 @@ def test_triage_names_the_model_in_the_explanation_and_can_do_without_it(tmp_pat
     text = "the app logs me out every five minutes and support keeps sending the same link"
     config = config_from_dict(base_config(tmp_path), base_dir=str(tmp_path))
     assert config.triage.nature_model == "builtin"
-    voted = triage_interaction(_item(text), None, config.triage, NOW)
+    voted = triage_interaction(mention(text), None, config.triage, NOW)
     assert "model 0." in voted.explanation
     plain = config_from_dict(base_config(tmp_path, triage={"nature_model": None}), base_dir=str(tmp_path))
-    assert "model" not in triage_interaction(_item(text), None, plain.triage, NOW).explanation
+    assert "model" not in triage_interaction(mention(text), None, plain.triage, NOW).explanation
 
 
 def test_a_model_file_is_found_next_to_the_configuration_and_checked_at_start_up(tmp_path: Path) -> None:
@@ -175,7 +160,7 @@ def test_a_model_file_is_found_next_to_the_configuration_and_checked_at_start_up
     )
     assert config.triage.nature_model == str(tmp_path / "ours.npz")
     Runtime(config)
-    result = triage_interaction(_item("salió humo del enchufe"), None, config.triage, NOW)
+    result = triage_interaction(mention("salió humo del enchufe"), None, config.triage, NOW)
     assert result.nature == "safety" and result.priority == "P1"
     missing = config_from_dict(
         base_config(tmp_path, triage={"nature_model": "nope.npz"}), base_dir=str(tmp_path)
@@ -258,5 +243,5 @@ def test_the_cli_reports_bad_lines_and_refuses_an_empty_training_set(tmp_path: P
     ],
 )
 def test_the_default_triage_with_the_shipped_model(text: str, nature: str) -> None:
-    result = triage_interaction(_item(text), None, TriageSettings(), NOW)
+    result = triage_interaction(mention(text), None, TriageSettings(), NOW)
     assert result.nature == nature, result.explanation

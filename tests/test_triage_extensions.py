@@ -4,32 +4,16 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from connector.classifier_plugin import load_classifier
 from connector.config import ConfigError, PriorityMatrix, config_from_dict
-from connector.model import Author, Interaction
 from connector.runtime import Runtime
 from connector.triage import choose_priority, triage_interaction
 from tests.conftest import base_config
-
-NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
-
-
-def _item(text: str, followers: int | None = None, verified: bool = False) -> Interaction:
-    return Interaction(
-        platform="x",
-        kind="mention",
-        external_id="1",
-        thread_key="x:b:1",
-        brand_account_id="b",
-        author=Author("x", "u1", followers_count=followers, verified=verified),
-        text=text,
-        created_at=NOW,
-    )
+from tests.triage_support import NOW, mention
 
 
 def test_the_default_matrix_reads_like_a_support_lead() -> None:
@@ -51,7 +35,7 @@ def test_a_matrix_from_the_config_changes_the_priority(tmp_path: Path) -> None:
         base_dir=str(tmp_path),
     )
     result = triage_interaction(
-        _item("My order never arrived and nobody tells me why"), None, config.triage, NOW
+        mention("My order never arrived and nobody tells me why"), None, config.triage, NOW
     )
     assert result.priority == "P1"
 
@@ -80,9 +64,9 @@ def test_brand_terms_from_yaml_are_used(tmp_path: Path) -> None:
         base_config(tmp_path, triage={"terms_file": "terms.yaml"}), base_dir=str(tmp_path)
     )
     Runtime(config)  # loads and checks the file at start-up
-    result = triage_interaction(_item("la olla se puso en modo turbo sola"), None, config.triage, NOW)
+    result = triage_interaction(mention("la olla se puso en modo turbo sola"), None, config.triage, NOW)
     assert result.nature == "safety" and result.priority == "P1"
-    assert triage_interaction(_item("sale el error E42 otra vez"), None, config.triage, NOW).nature == (
+    assert triage_interaction(mention("sale el error E42 otra vez"), None, config.triage, NOW).nature == (
         "product_failure"
     )
 
@@ -133,14 +117,14 @@ def test_a_classifier_plugin_decides_the_nature_but_never_hides_safety(tmp_path:
     config = config_from_dict(base_config(tmp_path, triage={"classifier": plugin}), base_dir=str(tmp_path))
     Runtime(config)
     assert (
-        triage_interaction(_item("is the warranty two years?"), None, config.triage, NOW).nature
+        triage_interaction(mention("is the warranty two years?"), None, config.triage, NOW).nature
         == "after_sales"
     )
     fire = triage_interaction(
-        _item("my charger caught fire, is that covered by warranty?"), None, config.triage, NOW
+        mention("my charger caught fire, is that covered by warranty?"), None, config.triage, NOW
     )
     assert fire.nature == "safety" and fire.priority == "P1"
-    unknown = triage_interaction(_item("thanks, great service"), None, config.triage, NOW)
+    unknown = triage_interaction(mention("thanks, great service"), None, config.triage, NOW)
     assert unknown.nature == "praise"  # the plug-in said None: ours stays
 
 
