@@ -10,8 +10,9 @@ whenever children join (see :func:`connector.crisis.queue_crisis_links`):
 2. **parent ticket**: a P1 incident in ``crisis.desk`` (default: the first desk), upserted
    through the desk's connector with ``external_key = crisis:<id>``, so a re-run finds it.
 3. **links**: children already on a ticket are linked to the parent through the optional
-   connector method ``link_to_incident`` (the local desk has it). Desks without it
-   (Salesforce, HubSpot today) are skipped with a log line; their children are marked
+   connector method ``link_to_incident`` (local desk; Salesforce and SOAP desks through the
+   mapping's ``target.parent_field``; HubSpot with ticket-to-ticket associations). A desk
+   without it is skipped with a log line; its children are marked
    handled so they are not retried forever. Each child's stored triage gets its crisis
    flag here too, in case it was stored after the raise.
 

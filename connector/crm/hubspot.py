@@ -73,6 +73,14 @@ def hubspot_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def _named_ids(error: dict[str, Any]) -> set[str]:
+    """The record ids an error body's ``context`` names (``id``, ``ids``, ``fromObjectId``…)."""
+    context = error.get("context")
+    if not isinstance(context, dict):
+        return set()
+    return {str(i) for values in context.values() if isinstance(values, list) for i in values}
+
+
 class HubSpotConnector:
     """One desk on one HubSpot account; implements :class:`connector.crm.base.Connector`."""
 
@@ -304,6 +312,55 @@ class HubSpotConnector:
             f"{SYSTEM}:{self.desk}",
             {"to": to_type, "pairs": [list(p) for p in pairs], "error": error},
         )
+
+    # --- crises ------------------------------------------------------------------------------
+
+    def link_to_incident(self, parent_ticket_id: str, child_ticket_ids: Sequence[str]) -> None:
+        """Associate each child ticket to the crisis's parent with the default ticket → ticket type.
+
+        HubSpot tickets have no parent field: the unlabeled association lists the children on
+        the parent's record (and the parent on theirs). Associating twice changes nothing, so
+        a retried job is harmless. A child HubSpot refuses (deleted meanwhile) is dropped and
+        audited rather than blocking the others; a refused parent fails the call.
+        """
+        children = [c for c in dict.fromkeys(map(str, child_ticket_ids)) if c != parent_ticket_id]
+        if not children:
+            return
+        refused = 0
+        with self.client.batch():
+            for chunk in chunked(children, self.settings.batch_size):
+                refused += self._link_chunk(parent_ticket_id, list(chunk))
+        log.info(
+            "%s: %d child ticket(s) linked to incident %s, %d refused",
+            self.desk,
+            len(children) - refused,
+            parent_ticket_id,
+            refused,
+        )
+
+    def _link_chunk(self, parent: str, children: list[str]) -> int:
+        """Associate one chunk of children to the parent in one call; return how many were refused."""
+        refused: set[str] = set()
+        while children:
+            pairs = [(child, parent) for child in children]
+            try:
+                answer = self.client.associate_default(self.object, self.object, pairs)
+            except RefusedError as exc:
+                named = _named_ids(exc.body)
+                if parent in named or not named & set(children):
+                    raise  # the parent itself is refused, or the whole request: nothing to drop
+                dropped = [p for p in pairs if p[0] in named]
+                self._association_failed(self.object, dropped, str(exc))
+                refused.update(child for child, _ in dropped)
+                children = [c for c in children if c not in named]
+                continue
+            for error in answer.errors:
+                named = _named_ids(error)
+                dropped = [p for p in pairs if p[0] in named]
+                self._association_failed(self.object, dropped, str(error.get("message") or error))
+                refused.update(child for child, _ in dropped)
+            break
+        return len(refused)
 
     def ticket_number(self, ticket_id: str) -> str:
         """The ticket's record id: what HubSpot shows agents and customers can quote."""

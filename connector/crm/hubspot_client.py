@@ -349,6 +349,29 @@ class HubSpotClient:
         )
         return _batch_answer(answer)
 
+    def associate_default(
+        self, from_type: str, to_type: str, pairs: Sequence[tuple[str, str]]
+    ) -> BatchAnswer:
+        """``POST /crm/v4/associations/{from}/{to}/batch/associate/default``: the unlabeled type.
+
+        Associating a pair twice changes nothing, so the call is retried like a read.
+        """
+        body = associations_v4.BatchInputPublicDefaultAssociationMultiPost(
+            inputs=[
+                associations_v4.PublicDefaultAssociationMultiPost(
+                    _from=associations_v4.PublicObjectId(id=a), to=associations_v4.PublicObjectId(id=b)
+                )
+                for a, b in pairs
+            ]
+        )
+        answer = self.call(
+            f"associate {from_type} to {to_type} (default)",
+            lambda timeout: self._associations.create_default(
+                from_type, to_type, body, _request_timeout=timeout, _preload_content=False
+            ),
+        )
+        return _batch_answer(answer)
+
     def read_associations(self, from_type: str, to_type: str, ids: Sequence[str]) -> BatchAnswer:
         """``POST /crm/v4/associations/{from}/{to}/batch/read``: associated ids per record."""
         body = associations_v4.BatchInputPublicFetchAssociationsBatchRequest(

@@ -326,6 +326,8 @@ ASSOCIATION_TYPES: tuple[AssociationType, ...] = (
     AssociationType("companies", "notes", 189, "company_to_note", True),
     AssociationType("notes", "tickets", 228, "note_to_ticket", True),
     AssociationType("tickets", "notes", 227, "ticket_to_note", True),
+    # Unlabeled ticket ↔ ticket (its own inverse): a crisis's child tickets on their parent.
+    AssociationType("tickets", "tickets", 452, "ticket_to_ticket", True),
 )
 
 
