@@ -68,7 +68,7 @@ _FILLER = (
     r"was|era|[#:=.\-]))*"
 )
 _REFERENCE_BEFORE = re.compile(
-    r"\b(?:pedido|pedidos|order|orders|orden|ticket|caso|case|incidencia|factura|invoice|ref|referencia|"
+    r"\b(?P<keyword>pedido|pedidos|order|orders|orden|ticket|caso|case|incidencia|factura|invoice|ref|referencia|"
     r"reference|seguimiento|tracking|modelo|model|serie|serial|sku|albaran|expediente|reclamacion|claim|"
     r"localizador|booking|reserva|envio|shipment|codigo|code|cp|postal|poliza|policy|contrato|contract|"
     r"socio|member|membership|suministro|cups|vuelo|flight|matricula|plate|imei|bastidor|vin|"
@@ -82,7 +82,9 @@ _REFERENCE_BEFORE = re.compile(
     # ("pedido, mi móvil 612…" stays a phone) or a card, account or id ("one order. card 5121…").
     + r"(?:\s+(?!(?:movil|tel|telefono|telf|phone|mobile|cell|celular|whatsapp|contacto|contact|"
     r"llamar|llama|llamen|call|text|card|tarjeta|visa|mastercard|amex|iban|cuenta|account|"
-    r"dni|nie|nif|ssn|correo|email)\b)(?:[a-z]{2,12}|[a-z]{1,4}\d{1,10})"
+    r"dni|nie|nif|ssn|correo|email|"
+    # and a preposition or conjunction is no qualifier ("text CLAIM to 07700…", "reserva con la 5177…")
+    r"to|at|on|al|con|with|para|for|por|by|from|desde|and|pero|but|me|us)\b)(?:[a-z]{2,12}|[a-z]{1,4}\d{1,10})"
     + _FILLER
     + r")?\s*$"
 )
@@ -147,7 +149,9 @@ def _mask(text: str, start: int, end: int) -> str:
 def _is_reference(text: str, start: int) -> bool:
     """Say whether the number at ``start`` follows "pedido", "order nº", "ticket #"…"""
     before = fold(text[max(0, start - REFERENCE_LOOKBEHIND) : start])[0]
-    return bool(_REFERENCE_BEFORE.search(before))
+    found = _REFERENCE_BEFORE.search(before)
+    # "no he pedido. Mi número es el 635…": after an auxiliary, "pedido" is the verb, not an order.
+    return bool(found) and not _AUXILIARY_BEFORE.search(before[: found.start("keyword")])
 
 
 def _longest_valid(
@@ -220,6 +224,9 @@ def _find_cards(text: str) -> list[PiiMatch]:
     return found
 
 
+_AUXILIARY_BEFORE = re.compile(r"\b(?:he|ha|has|hemos|han|habia|habian|hubiera)\s+$")
+_NANP_PARENS = re.compile(r"^\(\d{3}\)\s*\d{3}[-.\s]\d{4}$")
+_UK_MOBILE = re.compile(r"^07\d{9}$")
 _PHONE_CONTEXT = re.compile(
     r"\b(?:tel|telf|telefono|tlf|movil|celular|cel|whatsapp|wasap|wsp|llamame|llamar|llamadme|"
     r"phone|mobile|cell|call|text|ring|contact|contacto|numero|number)\b[^0-9]{0,20}$"
@@ -264,7 +271,11 @@ def _looks_like_phone(text: str, match: re.Match[str], rules: PiiRules) -> bool:
     digits = re.sub(r"\D", "", candidate)
     international = match.group(1) is not None
     has_separator = bool(re.search(r"[ .\-()]", candidate.lstrip("+ ")))
-    if _is_reference(text, match.start()) or _MONEY_BEFORE.search(text[: match.start()]):
+    # "+57 310…" and "(312) 555-0166" are written as phones whatever word comes before them.
+    written_as_phone = candidate.lstrip().startswith("+") or bool(_NANP_PARENS.match(candidate))
+    if not written_as_phone and _is_reference(text, match.start()):
+        return False
+    if _MONEY_BEFORE.search(text[: match.start()]):
         return False
     if _MONEY_AFTER.match(text[match.end() :]) or _YEAR_RANGE.match(candidate):
         return False
@@ -276,8 +287,9 @@ def _looks_like_phone(text: str, match: re.Match[str], rules: PiiRules) -> bool:
         # A bare run of digits is a phone in the Spanish mobile/landline shape, or when the
         # text says it is one ("llámame al", "call me on").
         spanish_shape = len(digits) == BARE_PHONE_DIGITS and digits[0] in BARE_PHONE_FIRST_DIGITS
+        uk_mobile = bool(_UK_MOBILE.match(digits))
         said = bool(_PHONE_CONTEXT.search(fold(text[max(0, match.start() - 40) : match.start()])[0]))
-        return (spanish_shape or said) and _possible_phone(candidate, False, rules.phone_regions)
+        return (spanish_shape or uk_mobile or said) and _possible_phone(candidate, False, rules.phone_regions)
     groups = re.findall(r"\d+", candidate)
     return (
         PHONE_DIGITS_NATIONAL[0] <= len(digits) <= PHONE_DIGITS_NATIONAL[1]

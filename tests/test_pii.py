@@ -60,6 +60,13 @@ def test_an_unknown_country_is_a_clear_error() -> None:
         ("escríbeme al WhatsApp +52 1 55 7293 0418", ("phone",)),  # the old Mexican mobile "1"
         ("one order. card 5121 7771 3349 4555 if that helps", ("payment_card",)),
         ("solo hice un pedido. Tarjeta 2221 5341 6093 3500", ("payment_card",)),
+        ("text CLAIM to 07700 900318 to get yours", ("phone",)),  # "to" qualifies nothing
+        ("Pagué la reserva con la 5177293819655108 y me salen", ("payment_card",)),
+        ("tengo el recibo. Mi número es +57 310 774 2281", ("phone",)),  # written as a phone
+        ("the number on the order is (312) 555-0166 if that helps", ("phone",)),
+        ("I'm home all day, 07700900629", ("phone",)),  # a bare UK mobile
+        ("códigos que yo no he pedido. Mi numero es el 635 25 71 82", ("phone",)),  # the verb
+        ("he hecho el pedido 612345678", ()),
         ("work order 612 345 678 still open", ()),
         ("mi pedido, mi móvil 612 345 678", ("phone",)),
         ("order id 5512 and my cell 07700 900123", ("phone",)),
