@@ -150,8 +150,10 @@ def _is_reference(text: str, start: int) -> bool:
     """Say whether the number at ``start`` follows "pedido", "order nº", "ticket #"…"""
     before = fold(text[max(0, start - REFERENCE_LOOKBEHIND) : start])[0]
     found = _REFERENCE_BEFORE.search(before)
+    if found is None:
+        return False
     # "no he pedido. Mi número es el 635…": after an auxiliary, "pedido" is the verb, not an order.
-    return bool(found) and not _AUXILIARY_BEFORE.search(before[: found.start("keyword")])
+    return not _AUXILIARY_BEFORE.search(before[: found.start("keyword")])
 
 
 def _longest_valid(

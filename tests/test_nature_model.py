@@ -18,6 +18,7 @@ from connector.nature_model import (
     fingerprint,
     load,
     load_model,
+    mark_negation,
     normalize,
     save,
     train,
@@ -53,6 +54,13 @@ def test_normalize_folds_case_accents_digits_handles_and_links() -> None:
     assert normalize("NO FUNCIONA @FibraYa desde el 12/03 https://x.co/a") == (
         "no funciona  @u  desde el 00/00  http "
     )
+
+
+def test_negations_mark_the_words_they_reach_up_to_punctuation() -> None:
+    assert mark_negation(normalize("Ya NO funciona, pero el router sí")) == (
+        "ya no neg_funciona , pero el router si"
+    )
+    assert mark_negation("it doesn't work at all today") == "it doesn ' t neg_work neg_at neg_all today"
 
 
 def test_a_trained_model_gives_probabilities_and_survives_its_file(tmp_path: Path) -> None:
