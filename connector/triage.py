@@ -1,9 +1,11 @@
 """Decide how urgent and how delicate an interaction is, and say why in one line.
 
 Transparent on purpose: keyword lexicons per language (``connector/lexicons/*.yaml``),
-named thresholds below, and an explanation an agent can check against the text. When in
-doubt, safety: a safety term wins over everything, even negated ("no es peligroso?"),
-because a missed fire costs more than an agent's glance.
+named thresholds below, and an explanation an agent can check against the text. The nature
+is voted with a learned model (:mod:`connector.nature_model`), which reads wordings no list
+foresaw; the explanation names both. When in doubt, safety: a safety term wins over
+everything, even negated ("no es peligroso?"), and so does a modest model probability of
+safety, because a missed fire costs more than an agent's glance.
 """
 
 from __future__ import annotations
