@@ -344,7 +344,7 @@ class HubSpotConnector:
         while children:
             pairs = [(child, parent) for child in children]
             try:
-                answer = self.client.associate_default(self.object, self.object, pairs)
+                answer = self.client.associate(self.object, self.object, pairs, None)
             except RefusedError as exc:
                 named = _named_ids(exc.body)
                 if parent in named or not named & set(children):

@@ -325,50 +325,33 @@ class HubSpotClient:
         return _batch_answer(answer)
 
     def associate(
-        self, from_type: str, to_type: str, pairs: Sequence[tuple[str, str]], type_id: int
+        self, from_type: str, to_type: str, pairs: Sequence[tuple[str, str]], type_id: int | None
     ) -> BatchAnswer:
-        """``POST /crm/v4/associations/{from}/{to}/batch/create`` with one HubSpot-defined type."""
-        spec = associations_v4.AssociationSpec(
-            association_category="HUBSPOT_DEFINED", association_type_id=type_id
-        )
-        body = associations_v4.BatchInputPublicAssociationMultiPost(
-            inputs=[
-                associations_v4.PublicAssociationMultiPost(
-                    _from=associations_v4.PublicObjectId(id=a),
-                    to=associations_v4.PublicObjectId(id=b),
-                    types=[spec],
-                )
-                for a, b in pairs
-            ]
-        )
-        answer = self.call(
-            f"associate {from_type} to {to_type}",
-            lambda timeout: self._associations.create(
-                from_type, to_type, body, _request_timeout=timeout, _preload_content=False
-            ),
-        )
-        return _batch_answer(answer)
+        """``POST /crm/v4/associations/{from}/{to}/batch/create`` with one HubSpot-defined type,
+        or ``…/batch/associate/default`` (the unlabeled type) when ``type_id`` is None.
 
-    def associate_default(
-        self, from_type: str, to_type: str, pairs: Sequence[tuple[str, str]]
-    ) -> BatchAnswer:
-        """``POST /crm/v4/associations/{from}/{to}/batch/associate/default``: the unlabeled type.
-
-        Associating a pair twice changes nothing, so the call is retried like a read.
+        Associating a pair twice changes nothing, so either call is retried like a read.
         """
-        body = associations_v4.BatchInputPublicDefaultAssociationMultiPost(
-            inputs=[
-                associations_v4.PublicDefaultAssociationMultiPost(
-                    _from=associations_v4.PublicObjectId(id=a), to=associations_v4.PublicObjectId(id=b)
-                )
-                for a, b in pairs
-            ]
-        )
+        ids = [(associations_v4.PublicObjectId(id=a), associations_v4.PublicObjectId(id=b)) for a, b in pairs]
+        body: Any
+        if type_id is None:
+            body = associations_v4.BatchInputPublicDefaultAssociationMultiPost(
+                inputs=[associations_v4.PublicDefaultAssociationMultiPost(_from=f, to=t) for f, t in ids]
+            )
+            send, label = self._associations.create_default, f"associate {from_type} to {to_type} (default)"
+        else:
+            spec = associations_v4.AssociationSpec(
+                association_category="HUBSPOT_DEFINED", association_type_id=type_id
+            )
+            body = associations_v4.BatchInputPublicAssociationMultiPost(
+                inputs=[
+                    associations_v4.PublicAssociationMultiPost(_from=f, to=t, types=[spec]) for f, t in ids
+                ]
+            )
+            send, label = self._associations.create, f"associate {from_type} to {to_type}"
         answer = self.call(
-            f"associate {from_type} to {to_type} (default)",
-            lambda timeout: self._associations.create_default(
-                from_type, to_type, body, _request_timeout=timeout, _preload_content=False
-            ),
+            label,
+            lambda timeout: send(from_type, to_type, body, _request_timeout=timeout, _preload_content=False),
         )
         return _batch_answer(answer)
 
