@@ -71,7 +71,9 @@ _REFERENCE_BEFORE = re.compile(
     r"\b(?P<keyword>pedido|pedidos|order|orders|orden|ticket|caso|case|incidencia|factura|invoice|ref|referencia|"
     r"reference|seguimiento|tracking|modelo|model|serie|serial|sku|albaran|expediente|reclamacion|claim|"
     r"localizador|booking|reserva|envio|shipment|codigo|code|cp|postal|poliza|policy|contrato|contract|"
-    r"socio|member|membership|suministro|cups|vuelo|flight|matricula|plate|imei|bastidor|vin|"
+    r"socio|member|membership|abonado|suministro|cups|"
+    # a customer number, but not "atención al cliente 900 100 200" (the brand's phone)
+    r"n[o°]\.?\s*(?:de\s+)?cliente|cliente\s+n[o°]|numero\s+de\s+cliente|customer\s+(?:no|number|id)|vuelo|flight|matricula|plate|imei|bastidor|vin|"
     # receipts, returns, complaints and transactions carry reference numbers too
     r"reclamo|reclamos|queja|solicitud|tramite|radicado|folio|boleta|recibo|receipt|comprobante|"
     r"devolucion|return|rma|transaccion|transaction|operacion|confirmacion|confirmation|"
@@ -150,8 +152,8 @@ def _is_reference(text: str, start: int) -> bool:
     """Say whether the number at ``start`` follows "pedido", "order nº", "ticket #"…"""
     before = fold(text[max(0, start - REFERENCE_LOOKBEHIND) : start])[0]
     found = _REFERENCE_BEFORE.search(before)
-    if found is None:
-        return False
+    if found is None or _CONTACT_BEFORE.search(before):
+        return False  # "…our alarm code. My number is 07700…" announces a phone
     # "no he pedido. Mi número es el 635…": after an auxiliary, "pedido" is the verb, not an order.
     return not _AUXILIARY_BEFORE.search(before[: found.start("keyword")])
 
@@ -226,6 +228,10 @@ def _find_cards(text: str) -> list[PiiMatch]:
     return found
 
 
+_CONTACT_BEFORE = re.compile(
+    r"\b(?:my|mi|our|nuestro)\s+(?:(?:phone|mobile|cell|contact)\s+)?"
+    r"(?:number|numero|telefono|movil|celular|cell|phone|mobile)(?:\s+(?:is|es|el))*\s*[:.-]?\s*$"
+)
 _AUXILIARY_BEFORE = re.compile(r"\b(?:he|ha|has|hemos|han|habia|habian|hubiera)\s+$")
 _NANP_PARENS = re.compile(r"^\(\d{3}\)\s*\d{3}[-.\s]\d{4}$")
 _UK_MOBILE = re.compile(r"^07\d{9}$")

@@ -67,6 +67,9 @@ def test_an_unknown_country_is_a_clear_error() -> None:
         ("I'm home all day, 07700900629", ("phone",)),  # a bare UK mobile
         ("códigos que yo no he pedido. Mi numero es el 635 25 71 82", ("phone",)),  # the verb
         ("he hecho el pedido 612345678", ()),
+        ("He knows our alarm code. My number is 07700 900762, please ring me", ("phone",)),
+        ("el fijo no da tono. Nº cliente 100293847", ()),
+        ("mi número de pedido es 612345678", ()),
         ("work order 612 345 678 still open", ()),
         ("mi pedido, mi móvil 612 345 678", ("phone",)),
         ("order id 5512 and my cell 07700 900123", ("phone",)),
