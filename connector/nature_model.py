@@ -1,9 +1,9 @@
 """A learned nature classifier that votes together with the word lists.
 
 Why: word lists catch the wordings their authors foresaw. On labelled sets by writers they
-had never been tuned on they named 68 to 83 % of natures right; a linear model over
-character and word n-grams, trained on the other writers' sets, names about 88 % right
-(leave-one-writer-out, bench/nature_model.py) and 92 % on two held-out writers. So the
+had never been tuned on they named 72 % of natures right; a linear model over character
+and word n-grams, trained on the other writers' sets, names 92 % right (leave-one-writer-out,
+bench/nature_model.py). So the
 model proposes and the word lists add a small vote, a larger one on very short texts where
 negation and contrast defeat n-grams. Safety stays a one-way door: the word lists' safety
 verdict always stands, and a model probability of safety above a low threshold is enough
