@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--exclude", action="append", default=[], help="A folder not read at all.")
     parser.add_argument("--rules-weight", type=float, default=0.1)
     parser.add_argument("--safety-threshold", type=float, default=0.25)
+    parser.add_argument("--rules-safety-floor", type=float, default=0.03)
     args = parser.parse_args()
 
     data = read_training_data(args.paths, args.exclude)
@@ -50,7 +51,7 @@ def main() -> None:
     for name, lines in sorted(by_set.items()):
         excluded = {name, *args.blind}
         model = train([(line.text, line.nature) for line in data.lines if line.set_name not in excluded])
-        vote = ModelVote(model, args.rules_weight, args.safety_threshold)
+        vote = ModelVote(model, args.rules_weight, args.safety_threshold, args.rules_safety_floor)
         rows = []
         for line in lines:
             probs = model.probabilities(line.text)

@@ -262,6 +262,9 @@ class TriageSettings(_Strict):
     rules_weight: float = Field(default=0.1, ge=0, le=1)
     #: The model's probability of safety that is enough to say safety (lower misses less).
     safety_threshold: float = Field(default=0.25, gt=0, le=1)
+    #: The word lists' safety verdict stands unless the model gives safety less than this
+    #: (0: it always stands).
+    rules_safety_floor: float = Field(default=0.03, ge=0, lt=1)
     priority_matrix: PriorityMatrix = Field(default_factory=PriorityMatrix)
     business_hours: BusinessHours | None = None
 

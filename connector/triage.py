@@ -4,8 +4,9 @@ Transparent on purpose: keyword lexicons per language (``connector/lexicons/*.ya
 named thresholds below, and an explanation an agent can check against the text. The nature
 is voted with a learned model (:mod:`connector.nature_model`), which reads wordings no list
 foresaw; the explanation names both. When in doubt, safety: a safety term wins over
-everything, even negated ("no es peligroso?"), and so does a modest model probability of
-safety, because a missed fire costs more than an agent's glance.
+everything, even negated ("no es peligroso?"), unless the model is all but sure nothing is
+dangerous, and a modest model probability of safety is enough on its own, because a missed
+fire costs more than an agent's glance.
 """
 
 from __future__ import annotations
@@ -250,7 +251,12 @@ def model_vote(settings: TriageSettings) -> ModelVote | None:
     """The configured learned model with its voting weights (None: word lists only)."""
     if not settings.nature_model:
         return None
-    return ModelVote(load_model(settings.nature_model), settings.rules_weight, settings.safety_threshold)
+    return ModelVote(
+        load_model(settings.nature_model),
+        settings.rules_weight,
+        settings.safety_threshold,
+        settings.rules_safety_floor,
+    )
 
 
 def triage_interaction(

@@ -129,7 +129,7 @@ def test_a_file_that_is_not_a_model_is_a_clear_error(tmp_path: Path) -> None:
         load_model(str(tmp_path / "missing.npz"))
 
 
-def test_the_word_lists_safety_always_stands_and_the_model_can_add_safety() -> None:
+def test_the_word_lists_safety_stands_unless_the_model_is_all_but_sure_and_the_model_can_add_safety() -> None:
     vote = ModelVote(train(SMALL), rules_weight=0.25, safety_threshold=0.3)
     calm = {"safety": 0.01, "praise": 0.97, "pricing": 0.01, "product_failure": 0.01}
     assert vote.choose(calm, "safety", 20)[0] == "safety"
@@ -140,6 +140,9 @@ def test_the_word_lists_safety_always_stands_and_the_model_can_add_safety() -> N
     sure = {"safety": 0.0, "praise": 0.0, "pricing": 0.2, "product_failure": 0.8}
     assert vote.choose(sure, "pricing", 20) == ("product_failure", 0.8)
     assert vote.choose(sure, "pricing", 5)[0] == "pricing"  # a short text: the matched term weighs more
+    floored = ModelVote(vote.model, rules_weight=0.25, safety_threshold=0.3, rules_safety_floor=0.03)
+    assert floored.choose(calm, "safety", 5) == ("praise", 0.97)  # the model is all but sure
+    assert floored.choose({**calm, "safety": 0.03, "praise": 0.95}, "safety", 5)[0] == "safety"
 
 
 def test_the_shipped_model_is_trained_on_the_current_labelled_sets() -> None:

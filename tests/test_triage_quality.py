@@ -69,7 +69,7 @@ def word_lists() -> dict[str, Any]:
 
 
 def test_the_sets_are_large_and_varied(held_out: dict[str, Any], trained: dict[str, Any]) -> None:
-    assert held_out["total"] >= 280 and trained["total"] >= 4900
+    assert held_out["total"] >= 280 and trained["total"] >= 5700
     for metrics in (held_out, trained):
         assert all(row["support"] >= 20 for row in metrics["nature_per_class"].values())
 
@@ -115,12 +115,13 @@ def test_the_word_lists_alone_still_find_every_safety_case_they_were_tuned_on(
 
 
 # Measured at the commit that set them, minus about two points. Held out (blind5 + blind6,
-# 280 texts, shipped model and default settings): nature 93.9 %, sentiment 94.3 %, priority on
-# clear cases 95.2 % (227), safety 48/48 found and all P1, personal data every item found,
+# 280 texts, shipped model and default settings): nature 95.4 %, sentiment 94.3 %, priority on
+# clear cases 96.9 % (227), safety 48/48 found and all P1, personal data every item found,
 # 1 false alarm on 212 texts. (Measured with each model shipped and nothing tuned on these
-# texts: 92.1 % nature with the first, 93.2 % after negation marks, 93.9 % now.) The word
-# lists alone on the same texts: nature 76.8 %, safety 39/48. Trained sets (4,967 texts):
-# nature 97.7 %, sentiment 93.0 %, priority 95.5 %, safety 981/981. Word lists alone on the
-# sets they were tuned on (1,247): nature 91.0 %, every safety case.
-HELD_OUT_MIN = {"nature": 0.92, "sentiment": 0.92, "priority": 0.93, "safety_missed": 0}
-TRAINED_MIN = {"nature": 0.95, "sentiment": 0.91, "priority": 0.93}
+# texts: nature 92.1 % with the first, 93.2 % after negation marks, 93.9 % with 4,967 lines,
+# 95.4 % with 5,767 lines and the rules' safety floor.) The word lists alone on the same
+# texts: nature 76.8 %, safety 39/48. Trained sets (5,767 texts): nature 99.1 %, sentiment
+# 93.3 %, priority 96.2 %, safety 1,143/1,143. Word lists alone on the sets they were tuned on
+# (1,247): nature 91.0 %, every safety case.
+HELD_OUT_MIN = {"nature": 0.93, "sentiment": 0.92, "priority": 0.94, "safety_missed": 0}
+TRAINED_MIN = {"nature": 0.96, "sentiment": 0.91, "priority": 0.94}
