@@ -381,12 +381,12 @@ def config_from_dict(data: dict[str, Any], source: str = "<config>", base_dir: s
     expanded = expand_env(data)
     expanded.setdefault("base_dir", base_dir)
     triage = expanded.get("triage")
-    if isinstance(triage, dict) and isinstance(triage.get("terms_file"), str):
-        # Relative to the configuration file, like mappings: the file travels with it.
-        triage["terms_file"] = str(Path(expanded["base_dir"]) / triage["terms_file"])
-    model = triage.get("nature_model") if isinstance(triage, dict) else None
-    if isinstance(triage, dict) and isinstance(model, str) and model != "builtin":
-        triage["nature_model"] = str(Path(expanded["base_dir"]) / model)
+    if isinstance(triage, dict):
+        # Files named in triage are relative to the configuration file, like mappings: they
+        # travel with it. "builtin" names the shipped nature model, not a file.
+        for key in ("terms_file", "nature_model"):
+            if isinstance(triage.get(key), str) and (key, triage[key]) != ("nature_model", "builtin"):
+                triage[key] = str(Path(expanded["base_dir"]) / triage[key])
     try:
         return Config.model_validate(expanded)
     except ValidationError as exc:

@@ -31,12 +31,9 @@ class TrainingData:
     errors: list[str] = field(default_factory=list)
     unlabelled: int = 0
 
-    def examples(self, leave_out: str | None = None) -> list[tuple[str, str]]:
-        """``(text, nature)`` pairs, optionally without one set."""
-        return [(line.text, line.nature) for line in self.lines if line.set_name != leave_out]
-
-    def set_names(self) -> list[str]:
-        return sorted({line.set_name for line in self.lines})
+    def examples(self) -> list[tuple[str, str]]:
+        """``(text, nature)`` pairs, what :func:`connector.nature_model.train` takes."""
+        return [(line.text, line.nature) for line in self.lines]
 
 
 def labelled_files(paths: Iterable[Path], exclude: Sequence[str] = ()) -> list[Path]:

@@ -31,9 +31,11 @@ CARD_GROUP = 4
 CARD_GROUPINGS = frozenset({(4, 6, 5), (4, 6, 4)})  # American Express, Diners
 IBAN_LENGTH = (15, 34)
 PHONE_DIGITS_NATIONAL = (7, 12)
-# A bare run of digits is a phone only in the Spanish mobile/landline shape (9 digits, 6-9).
+# A bare run of digits is a phone only in the Spanish mobile/landline shape (9 digits, 6-9),
+# as a UK mobile (07 and 9 digits), or when the text says it is one.
 BARE_PHONE_DIGITS = 9
 BARE_PHONE_FIRST_DIGITS = frozenset("6789")
+MEXICO = 52  # country calling code, for the old "+52 1" mobile form
 MIN_PHONE_GROUP = 3
 # How much text before a number is searched for "pedido", "order", "ticket"…
 REFERENCE_LOOKBEHIND = 40
@@ -71,9 +73,9 @@ _REFERENCE_BEFORE = re.compile(
     r"\b(?P<keyword>pedido|pedidos|order|orders|orden|ticket|caso|case|incidencia|factura|invoice|ref|referencia|"
     r"reference|seguimiento|tracking|modelo|model|serie|serial|sku|albaran|expediente|reclamacion|claim|"
     r"localizador|booking|reserva|envio|shipment|codigo|code|cp|postal|poliza|policy|contrato|contract|"
-    r"socio|member|membership|abonado|suministro|cups|"
+    r"socio|member|membership|abonado|suministro|cups|vuelo|flight|matricula|plate|imei|bastidor|vin|"
     # a customer number, but not "atención al cliente 900 100 200" (the brand's phone)
-    r"n[o°]\.?\s*(?:de\s+)?cliente|cliente\s+n[o°]|numero\s+de\s+cliente|customer\s+(?:no|number|id)|vuelo|flight|matricula|plate|imei|bastidor|vin|"
+    r"n[o°]\.?\s*(?:de\s+)?cliente|cliente\s+n[o°]|numero\s+de\s+cliente|customer\s+(?:no|number|id)|"
     # receipts, returns, complaints and transactions carry reference numbers too
     r"reclamo|reclamos|queja|solicitud|tramite|radicado|folio|boleta|recibo|receipt|comprobante|"
     r"devolucion|return|rma|transaccion|transaction|operacion|confirmacion|confirmation|"
@@ -241,8 +243,6 @@ _PHONE_CONTEXT = re.compile(
 )
 
 
-MEXICO = 52
-
 
 def _possible_phone(candidate: str, international: bool, regions: tuple[str, ...]) -> bool:
     """Ask phonenumbers whether ``candidate`` can be a number in one of ``regions``.
@@ -292,8 +292,8 @@ def _looks_like_phone(text: str, match: re.Match[str], rules: PiiRules) -> bool:
     if international:
         return _possible_phone(candidate, True, rules.phone_regions)
     if not has_separator:
-        # A bare run of digits is a phone in the Spanish mobile/landline shape, or when the
-        # text says it is one ("llámame al", "call me on").
+        # A bare run of digits is a phone in the Spanish mobile/landline shape, as a UK mobile
+        # ("07700900629"), or when the text says it is one ("llámame al", "call me on").
         spanish_shape = len(digits) == BARE_PHONE_DIGITS and digits[0] in BARE_PHONE_FIRST_DIGITS
         uk_mobile = bool(_UK_MOBILE.match(digits))
         said = bool(_PHONE_CONTEXT.search(fold(text[max(0, match.start() - 40) : match.start()])[0]))
